@@ -1,0 +1,215 @@
+//! Status codes and the error type shared by the loader, the traversal, the compiler and the
+//! C ABI. The numeric codes are part of the stable ABI: never renumber or reuse one.
+
+use std::fmt;
+
+/// Stable numeric status codes, exported to C as `#define`s by cbindgen.
+pub mod code {
+    /// Success.
+    pub const TT_OK: i32 = 0;
+    /// A required pointer argument was NULL.
+    pub const TT_ERR_NULL_ARG: i32 = 1;
+    /// An output buffer is shorter than the call needs, or a length argument is inconsistent.
+    pub const TT_ERR_LENGTH: i32 = 2;
+    /// The input shape is wrong: n_cols differs from the model's feature count, or
+    /// n_rows * n_cols overflows, or a sparse/bit-packed row structure is malformed.
+    pub const TT_ERR_SHAPE: i32 = 3;
+    /// An input value is neither 0, 1 nor the missing marker (-1 or NaN); row and column are set.
+    pub const TT_ERR_INPUT_VALUE: i32 = 4;
+    /// The model file could not be opened, read or mapped.
+    pub const TT_ERR_IO: i32 = 5;
+    /// The bytes do not start with the `.ttm` magic.
+    pub const TT_ERR_BAD_MAGIC: i32 = 6;
+    /// The file's format major version is not supported by this library.
+    pub const TT_ERR_VERSION: i32 = 7;
+    /// The endianness tag does not read as little-endian.
+    pub const TT_ERR_ENDIAN: i32 = 8;
+    /// The data is shorter than the header or than the length the header declares.
+    pub const TT_ERR_TRUNCATED: i32 = 9;
+    /// The data is longer than the header declares (and is not a signature trailer).
+    pub const TT_ERR_TRAILING_BYTES: i32 = 10;
+    /// The CRC32 stored in the header does not match the file's bytes.
+    pub const TT_ERR_CHECKSUM: i32 = 11;
+    /// A section offset or length points outside the file or overflows.
+    pub const TT_ERR_BOUNDS: i32 = 12;
+    /// Sections overlap, leave gaps, are misaligned, or padding/reserved bytes are not zero.
+    pub const TT_ERR_LAYOUT: i32 = 13;
+    /// A count or size exceeds the documented caps (nodes, depth, features, names, file size).
+    pub const TT_ERR_LIMIT: i32 = 14;
+    /// The node graph is not a tree: child index out of range or not greater than its parent,
+    /// a node with two parents, an unreachable node, or a bad node tag.
+    pub const TT_ERR_GRAPH: i32 = 15;
+    /// Any other structural inconsistency: feature index >= n_features, bad leaf index or label,
+    /// non-finite or out-of-range probability, inconsistent statistics, invalid UTF-8, duplicate
+    /// or unsorted names, bad metadata.
+    pub const TT_ERR_CORRUPT: i32 = 16;
+    /// Unknown or contradictory flag bits were passed to a load call.
+    pub const TT_ERR_FLAGS: i32 = 17;
+    /// A Rust panic was caught at the C boundary (a bug in thetatree; please report it).
+    pub const TT_ERR_PANIC: i32 = 18;
+    /// A feature name or a class/feature index was not found in the model.
+    pub const TT_ERR_NOT_FOUND: i32 = 19;
+    /// An output pointer is not aligned for its element type.
+    pub const TT_ERR_ALIGNMENT: i32 = 20;
+    /// Signature verification was requested but the file carries no signature trailer.
+    pub const TT_ERR_UNSIGNED: i32 = 21;
+    /// The file is signed with a different key than the one supplied.
+    pub const TT_ERR_KEY_MISMATCH: i32 = 22;
+    /// The signature does not match the file's bytes: the file was modified after signing.
+    pub const TT_ERR_BAD_SIGNATURE: i32 = 23;
+    /// Signature verification was requested without a key.
+    pub const TT_ERR_NO_KEY: i32 = 24;
+}
+
+/// A status as a Rust enum; `as i32` gives the stable code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum Status {
+    Ok = code::TT_OK,
+    NullArg = code::TT_ERR_NULL_ARG,
+    Length = code::TT_ERR_LENGTH,
+    Shape = code::TT_ERR_SHAPE,
+    InputValue = code::TT_ERR_INPUT_VALUE,
+    Io = code::TT_ERR_IO,
+    BadMagic = code::TT_ERR_BAD_MAGIC,
+    Version = code::TT_ERR_VERSION,
+    Endian = code::TT_ERR_ENDIAN,
+    Truncated = code::TT_ERR_TRUNCATED,
+    TrailingBytes = code::TT_ERR_TRAILING_BYTES,
+    Checksum = code::TT_ERR_CHECKSUM,
+    Bounds = code::TT_ERR_BOUNDS,
+    Layout = code::TT_ERR_LAYOUT,
+    Limit = code::TT_ERR_LIMIT,
+    Graph = code::TT_ERR_GRAPH,
+    Corrupt = code::TT_ERR_CORRUPT,
+    Flags = code::TT_ERR_FLAGS,
+    Panic = code::TT_ERR_PANIC,
+    NotFound = code::TT_ERR_NOT_FOUND,
+    Alignment = code::TT_ERR_ALIGNMENT,
+    Unsigned = code::TT_ERR_UNSIGNED,
+    KeyMismatch = code::TT_ERR_KEY_MISMATCH,
+    BadSignature = code::TT_ERR_BAD_SIGNATURE,
+    NoKey = code::TT_ERR_NO_KEY,
+}
+
+impl Status {
+    /// Every status, in code order (used by tests and by `tt_status_str`).
+    pub const ALL: [Status; 25] = [
+        Status::Ok,
+        Status::NullArg,
+        Status::Length,
+        Status::Shape,
+        Status::InputValue,
+        Status::Io,
+        Status::BadMagic,
+        Status::Version,
+        Status::Endian,
+        Status::Truncated,
+        Status::TrailingBytes,
+        Status::Checksum,
+        Status::Bounds,
+        Status::Layout,
+        Status::Limit,
+        Status::Graph,
+        Status::Corrupt,
+        Status::Flags,
+        Status::Panic,
+        Status::NotFound,
+        Status::Alignment,
+        Status::Unsigned,
+        Status::KeyMismatch,
+        Status::BadSignature,
+        Status::NoKey,
+    ];
+
+    pub fn from_code(code: i32) -> Option<Status> {
+        Status::ALL.iter().copied().find(|s| *s as i32 == code)
+    }
+
+    /// The C macro name, e.g. `TT_ERR_CHECKSUM`; NUL-terminated for the C ABI.
+    pub fn c_name(self) -> &'static str {
+        match self {
+            Status::Ok => "TT_OK\0",
+            Status::NullArg => "TT_ERR_NULL_ARG\0",
+            Status::Length => "TT_ERR_LENGTH\0",
+            Status::Shape => "TT_ERR_SHAPE\0",
+            Status::InputValue => "TT_ERR_INPUT_VALUE\0",
+            Status::Io => "TT_ERR_IO\0",
+            Status::BadMagic => "TT_ERR_BAD_MAGIC\0",
+            Status::Version => "TT_ERR_VERSION\0",
+            Status::Endian => "TT_ERR_ENDIAN\0",
+            Status::Truncated => "TT_ERR_TRUNCATED\0",
+            Status::TrailingBytes => "TT_ERR_TRAILING_BYTES\0",
+            Status::Checksum => "TT_ERR_CHECKSUM\0",
+            Status::Bounds => "TT_ERR_BOUNDS\0",
+            Status::Layout => "TT_ERR_LAYOUT\0",
+            Status::Limit => "TT_ERR_LIMIT\0",
+            Status::Graph => "TT_ERR_GRAPH\0",
+            Status::Corrupt => "TT_ERR_CORRUPT\0",
+            Status::Flags => "TT_ERR_FLAGS\0",
+            Status::Panic => "TT_ERR_PANIC\0",
+            Status::NotFound => "TT_ERR_NOT_FOUND\0",
+            Status::Alignment => "TT_ERR_ALIGNMENT\0",
+            Status::Unsigned => "TT_ERR_UNSIGNED\0",
+            Status::KeyMismatch => "TT_ERR_KEY_MISMATCH\0",
+            Status::BadSignature => "TT_ERR_BAD_SIGNATURE\0",
+            Status::NoKey => "TT_ERR_NO_KEY\0",
+        }
+    }
+
+    /// The macro name without the trailing NUL.
+    pub fn name(self) -> &'static str {
+        let n = self.c_name();
+        &n[..n.len() - 1]
+    }
+}
+
+/// A failure with everything a caller needs to locate it. `row`/`column` are -1 when they do
+/// not apply; `byte_offset` is the file offset of the offending field (0 when not applicable).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Error {
+    pub status: Status,
+    pub message: String,
+    pub row: i64,
+    pub column: i64,
+    pub byte_offset: u64,
+}
+
+impl Error {
+    pub fn new(status: Status, message: impl Into<String>) -> Error {
+        Error {
+            status,
+            message: message.into(),
+            row: -1,
+            column: -1,
+            byte_offset: 0,
+        }
+    }
+
+    /// An error about the file field at `offset`.
+    pub fn at(status: Status, offset: u64, message: impl Into<String>) -> Error {
+        Error {
+            byte_offset: offset,
+            ..Error::new(status, message)
+        }
+    }
+
+    /// An input error at `row`, `column`.
+    pub fn cell(status: Status, row: usize, column: usize, message: impl Into<String>) -> Error {
+        Error {
+            row: row as i64,
+            column: column as i64,
+            ..Error::new(status, message)
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status.name(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;

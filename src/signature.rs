@@ -1,0 +1,127 @@
+//! Model signing (HMAC-SHA256) and model identity (SHA-256).
+//!
+//! A signed file is the model followed by a 64-byte trailer:
+//!
+//! | offset | size | field |
+//! |---:|---:|---|
+//! | 0 | 8 | magic `b"TTSIG001"` |
+//! | 8 | 8 | key id: first 8 bytes of HMAC-SHA256(key, `"thetatree key id"`) |
+//! | 16 | 8 | `u64` signed length = the model's `file_len` |
+//! | 24 | 8 | zero |
+//! | 32 | 32 | HMAC-SHA256(key, model bytes ‖ trailer bytes 0..32) |
+//!
+//! Verification runs before any parsing: it distinguishes an unsigned file, a file signed with
+//! another key (key id differs) and a file modified after signing (key id matches, MAC does not).
+//! The MAC is compared in constant time. The key id is itself a MAC, so it reveals nothing about
+//! the key.
+
+use crate::error::{Error, Result, Status};
+use crate::format::{field, HEADER_LEN, MAGIC};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+pub const TRAILER_MAGIC: [u8; 8] = *b"TTSIG001";
+pub const TRAILER_LEN: usize = 64;
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn mac(key: &[u8]) -> HmacSha256 {
+    // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
+    <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
+}
+
+/// The key id written into a trailer.
+pub fn key_id(key: &[u8]) -> [u8; 8] {
+    let mut m = mac(key);
+    m.update(b"thetatree key id");
+    let full = m.finalize().into_bytes();
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&full[..8]);
+    id
+}
+
+/// Whether `tail` (the bytes after the model) is a well-formed signature trailer for a model of
+/// `model_len` bytes. Says nothing about whether the MAC is right.
+pub fn is_trailer(tail: &[u8], model_len: u64) -> bool {
+    tail.len() == TRAILER_LEN
+        && tail[..8] == TRAILER_MAGIC
+        && tail[16..24] == model_len.to_le_bytes()
+        && tail[24..32] == [0u8; 8]
+}
+
+/// The model length a header declares, if the bytes have a readable header.
+fn declared_len(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
+        return None;
+    }
+    let at = field::FILE_LEN as usize;
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[at..at + 8]);
+    usize::try_from(u64::from_le_bytes(b)).ok()
+}
+
+/// Append a signature trailer to a model (replacing an existing one).
+pub fn sign(bytes: &[u8], key: &[u8]) -> Result<Vec<u8>> {
+    if key.is_empty() {
+        return Err(Error::new(Status::NoKey, "signing needs a non-empty key"));
+    }
+    let layout = crate::validate::validate(bytes)?;
+    let model = &bytes[..layout.model_len];
+    let mut out = model.to_vec();
+    let mut trailer = [0u8; TRAILER_LEN];
+    trailer[..8].copy_from_slice(&TRAILER_MAGIC);
+    trailer[8..16].copy_from_slice(&key_id(key));
+    trailer[16..24].copy_from_slice(&(model.len() as u64).to_le_bytes());
+    let mut m = mac(key);
+    m.update(model);
+    m.update(&trailer[..32]);
+    trailer[32..].copy_from_slice(&m.finalize().into_bytes());
+    out.extend_from_slice(&trailer);
+    Ok(out)
+}
+
+/// Check the signature of `bytes` with `key`, before any structural parsing.
+pub fn verify(bytes: &[u8], key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::new(Status::NoKey, "signature verification was requested without a key"));
+    }
+    let unsigned = || {
+        Error::new(
+            Status::Unsigned,
+            "the model carries no signature trailer (sign it with `thetatree sign`)",
+        )
+    };
+    let model_len = declared_len(bytes).ok_or_else(unsigned)?;
+    let total = model_len.checked_add(TRAILER_LEN).ok_or_else(unsigned)?;
+    if bytes.len() != total || !is_trailer(&bytes[model_len..], model_len as u64) {
+        return Err(unsigned());
+    }
+    let trailer = &bytes[model_len..];
+    if trailer[8..16] != key_id(key) {
+        return Err(Error::at(
+            Status::KeyMismatch,
+            model_len as u64 + 8,
+            "the model is signed with a different key",
+        ));
+    }
+    let mut m = mac(key);
+    m.update(&bytes[..model_len]);
+    m.update(&trailer[..32]);
+    // `verify_slice` compares in constant time.
+    m.verify_slice(&trailer[32..]).map_err(|_| {
+        Error::at(
+            Status::BadSignature,
+            model_len as u64 + 32,
+            "signature mismatch: the model was modified after it was signed",
+        )
+    })
+}
+
+/// SHA-256 of the model bytes (without any signature trailer): the model's identity.
+pub fn digest(model: &[u8]) -> [u8; 32] {
+    Sha256::digest(model).into()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
