@@ -104,7 +104,10 @@ fn guard(err: *mut tt_error, body: impl FnOnce() -> Result<()>) -> i32 {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            let e = Error::new(Status::Panic, format!("internal panic caught at the C boundary: {what}"));
+            let e = Error::new(
+                Status::Panic,
+                format!("internal panic caught at the C boundary: {what}"),
+            );
             write_error(err, &e);
             TT_ERR_PANIC
         }
@@ -122,29 +125,48 @@ fn null(what: &str) -> Error {
 
 fn model_ref<'a>(m: *const tt_model) -> Result<&'a Model> {
     // SAFETY: a non-null `m` was returned by a tt_load* call and not yet freed (API contract).
-    unsafe { m.as_ref() }.map(|m| &m.inner).ok_or_else(|| null("model"))
+    unsafe { m.as_ref() }
+        .map(|m| &m.inner)
+        .ok_or_else(|| null("model"))
 }
 
 fn check_load_flags(flags: u32, allow_borrow: bool) -> Result<()> {
     if flags & !KNOWN_LOAD_FLAGS != 0 {
-        return Err(Error::new(Status::Flags, format!("unknown load flag bits 0x{:x}", flags & !KNOWN_LOAD_FLAGS)));
+        return Err(Error::new(
+            Status::Flags,
+            format!("unknown load flag bits 0x{:x}", flags & !KNOWN_LOAD_FLAGS),
+        ));
     }
     if flags & TT_LOAD_BORROW != 0 && !allow_borrow {
-        return Err(Error::new(Status::Flags, "TT_LOAD_BORROW applies to tt_load_bytes only"));
+        return Err(Error::new(
+            Status::Flags,
+            "TT_LOAD_BORROW applies to tt_load_bytes only",
+        ));
     }
     if flags & TT_LOAD_BORROW != 0 && flags & TT_LOAD_COPY != 0 {
-        return Err(Error::new(Status::Flags, "TT_LOAD_BORROW and TT_LOAD_COPY contradict each other"));
+        return Err(Error::new(
+            Status::Flags,
+            "TT_LOAD_BORROW and TT_LOAD_COPY contradict each other",
+        ));
     }
     Ok(())
 }
 
 /// The key, if signature checking is requested; `TT_ERR_NO_KEY` when requested without one.
-fn key_for<'a>(flags: u32, key: *const u8, key_len: usize, explicit: bool) -> Result<Option<&'a [u8]>> {
+fn key_for<'a>(
+    flags: u32,
+    key: *const u8,
+    key_len: usize,
+    explicit: bool,
+) -> Result<Option<&'a [u8]>> {
     if !explicit && flags & TT_LOAD_REQUIRE_SIGNATURE == 0 {
         return Ok(None);
     }
     if key.is_null() || key_len == 0 {
-        return Err(Error::new(Status::NoKey, "signature verification was requested without a key"));
+        return Err(Error::new(
+            Status::NoKey,
+            "signature verification was requested without a key",
+        ));
     }
     // SAFETY: non-null, and the caller guarantees `key_len` readable bytes.
     Ok(Some(unsafe { std::slice::from_raw_parts(key, key_len) }))
@@ -156,7 +178,12 @@ fn publish(out: *mut *mut tt_model, model: Model) {
     unsafe { out.write_unaligned(boxed) };
 }
 
-fn load_path(path: *const c_char, flags: u32, key: Option<&[u8]>, out: *mut *mut tt_model) -> Result<()> {
+fn load_path(
+    path: *const c_char,
+    flags: u32,
+    key: Option<&[u8]>,
+    out: *mut *mut tt_model,
+) -> Result<()> {
     if path.is_null() {
         return Err(null("path"));
     }
@@ -183,7 +210,12 @@ fn load_path(path: *const c_char, flags: u32, key: Option<&[u8]>, out: *mut *mut
 /// On success `*out` receives a model to release with `tt_free`.
 #[no_mangle]
 #[must_use]
-pub extern "C" fn tt_load(path: *const c_char, flags: u32, out: *mut *mut tt_model, err: *mut tt_error) -> i32 {
+pub extern "C" fn tt_load(
+    path: *const c_char,
+    flags: u32,
+    out: *mut *mut tt_model,
+    err: *mut tt_error,
+) -> i32 {
     guard(err, || {
         check_load_flags(flags, false)?;
         let key = key_for(flags, std::ptr::null(), 0, false)?;
@@ -211,7 +243,13 @@ pub extern "C" fn tt_load_verified(
     })
 }
 
-fn load_bytes(data: *const u8, len: usize, flags: u32, key: Option<&[u8]>, out: *mut *mut tt_model) -> Result<()> {
+fn load_bytes(
+    data: *const u8,
+    len: usize,
+    flags: u32,
+    key: Option<&[u8]>,
+    out: *mut *mut tt_model,
+) -> Result<()> {
     if data.is_null() {
         return Err(null("data"));
     }
@@ -235,7 +273,13 @@ fn load_bytes(data: *const u8, len: usize, flags: u32, key: Option<&[u8]>, out: 
 /// or, with `TT_LOAD_BORROW`, uses them in place (they must outlive the model, unchanged).
 #[no_mangle]
 #[must_use]
-pub extern "C" fn tt_load_bytes(data: *const u8, len: usize, flags: u32, out: *mut *mut tt_model, err: *mut tt_error) -> i32 {
+pub extern "C" fn tt_load_bytes(
+    data: *const u8,
+    len: usize,
+    flags: u32,
+    out: *mut *mut tt_model,
+    err: *mut tt_error,
+) -> i32 {
     guard(err, || {
         check_load_flags(flags, true)?;
         let key = key_for(flags, std::ptr::null(), 0, false)?;
@@ -277,7 +321,10 @@ fn aligned<T>(p: *const T, what: &str) -> Result<()> {
     if (p as usize) % std::mem::align_of::<T>() != 0 {
         return Err(Error::new(
             Status::Alignment,
-            format!("`{what}` is not aligned to {} bytes", std::mem::align_of::<T>()),
+            format!(
+                "`{what}` is not aligned to {} bytes",
+                std::mem::align_of::<T>()
+            ),
         ));
     }
     Ok(())
@@ -306,17 +353,36 @@ fn predict_args<'a, T: Cell, O>(
     if n_cols != model.n_features() {
         return Err(Error::new(
             Status::Shape,
-            format!("n_cols is {n_cols}, the model expects {} features", model.n_features()),
+            format!(
+                "n_cols is {n_cols}, the model expects {} features",
+                model.n_features()
+            ),
         ));
     }
     let n_in = n_rows
         .checked_mul(n_cols)
-        .filter(|n| n.checked_mul(std::mem::size_of::<T>()).is_some_and(|b| b <= isize::MAX as usize))
-        .ok_or_else(|| Error::new(Status::Shape, format!("n_rows {n_rows} * n_cols {n_cols} overflows")))?;
+        .filter(|n| {
+            n.checked_mul(std::mem::size_of::<T>())
+                .is_some_and(|b| b <= isize::MAX as usize)
+        })
+        .ok_or_else(|| {
+            Error::new(
+                Status::Shape,
+                format!("n_rows {n_rows} * n_cols {n_cols} overflows"),
+            )
+        })?;
     let n_out = n_rows
         .checked_mul(per_row)
-        .filter(|n| n.checked_mul(std::mem::size_of::<O>()).is_some_and(|b| b <= isize::MAX as usize))
-        .ok_or_else(|| Error::new(Status::Shape, format!("output size for {n_rows} rows overflows")))?;
+        .filter(|n| {
+            n.checked_mul(std::mem::size_of::<O>())
+                .is_some_and(|b| b <= isize::MAX as usize)
+        })
+        .ok_or_else(|| {
+            Error::new(
+                Status::Shape,
+                format!("output size for {n_rows} rows overflows"),
+            )
+        })?;
     if out_len < n_out {
         return Err(Error::new(
             Status::Length,
@@ -340,14 +406,34 @@ fn named(model: &Model, mut e: Error) -> Error {
     e
 }
 
-fn run_predict<T: Cell>(m: *const tt_model, x: *const T, n_rows: usize, n_cols: usize, out: *mut i32, out_len: usize) -> Result<()> {
+fn run_predict<T: Cell>(
+    m: *const tt_model,
+    x: *const T,
+    n_rows: usize,
+    n_cols: usize,
+    out: *mut i32,
+    out_len: usize,
+) -> Result<()> {
     let (model, xs, os) = predict_args(m, x, n_rows, n_cols, out, out_len, 1)?;
-    model.tree().predict(xs, n_rows, os).map_err(|e| named(model, e))
+    model
+        .tree()
+        .predict(xs, n_rows, os)
+        .map_err(|e| named(model, e))
 }
 
-fn run_proba<T: Cell>(m: *const tt_model, x: *const T, n_rows: usize, n_cols: usize, out: *mut f64, out_len: usize) -> Result<()> {
+fn run_proba<T: Cell>(
+    m: *const tt_model,
+    x: *const T,
+    n_rows: usize,
+    n_cols: usize,
+    out: *mut f64,
+    out_len: usize,
+) -> Result<()> {
     let (model, xs, os) = predict_args(m, x, n_rows, n_cols, out, out_len, 2)?;
-    model.tree().predict_proba(xs, n_rows, os).map_err(|e| named(model, e))
+    model
+        .tree()
+        .predict_proba(xs, n_rows, os)
+        .map_err(|e| named(model, e))
 }
 
 /// Predict class labels (0 or 1) for `n_rows` row-major rows of `n_cols` int8 values each:
@@ -366,7 +452,9 @@ pub extern "C" fn tt_predict(
     out_len: usize,
     err: *mut tt_error,
 ) -> i32 {
-    guard(err, || run_predict(m, x, n_rows, n_cols, out_labels, out_len))
+    guard(err, || {
+        run_predict(m, x, n_rows, n_cols, out_labels, out_len)
+    })
 }
 
 /// Predict class probabilities: writes `n_rows * n_classes` doubles, row-major
@@ -397,7 +485,9 @@ pub extern "C" fn tt_predict_f64(
     out_len: usize,
     err: *mut tt_error,
 ) -> i32 {
-    guard(err, || run_predict(m, x, n_rows, n_cols, out_labels, out_len))
+    guard(err, || {
+        run_predict(m, x, n_rows, n_cols, out_labels, out_len)
+    })
 }
 
 /// `tt_predict_proba` for double input (0.0, 1.0, NaN = missing).
@@ -458,11 +548,22 @@ fn write_out<T>(out: *mut T, v: T) -> Result<()> {
 /// by the model, valid until `tt_free`. `TT_ERR_NOT_FOUND` if `index >= tt_n_features(m)`.
 #[no_mangle]
 #[must_use]
-pub extern "C" fn tt_feature_name(m: *const tt_model, index: usize, out: *mut *const c_char, err: *mut tt_error) -> i32 {
+pub extern "C" fn tt_feature_name(
+    m: *const tt_model,
+    index: usize,
+    out: *mut *const c_char,
+    err: *mut tt_error,
+) -> i32 {
     guard(err, || {
         let model = model_ref(m)?;
         let name = model.feature_name_c(index).ok_or_else(|| {
-            Error::new(Status::NotFound, format!("feature index {index} is out of range (n_features = {})", model.n_features()))
+            Error::new(
+                Status::NotFound,
+                format!(
+                    "feature index {index} is out of range (n_features = {})",
+                    model.n_features()
+                ),
+            )
         })?;
         write_out(out, name.as_ptr())
     })
@@ -472,7 +573,12 @@ pub extern "C" fn tt_feature_name(m: *const tt_model, index: usize, out: *mut *c
 /// `TT_ERR_NOT_FOUND` if the model has no such feature. O(log n_features), no allocation.
 #[no_mangle]
 #[must_use]
-pub extern "C" fn tt_feature_index(m: *const tt_model, name: *const c_char, out: *mut usize, err: *mut tt_error) -> i32 {
+pub extern "C" fn tt_feature_index(
+    m: *const tt_model,
+    name: *const c_char,
+    out: *mut usize,
+    err: *mut tt_error,
+) -> i32 {
     guard(err, || {
         let model = model_ref(m)?;
         if name.is_null() {
@@ -481,7 +587,10 @@ pub extern "C" fn tt_feature_index(m: *const tt_model, name: *const c_char, out:
         // SAFETY: non-null and NUL-terminated per the API contract.
         let name = unsafe { CStr::from_ptr(name) };
         let idx = model.feature_index(name.to_bytes()).ok_or_else(|| {
-            Error::new(Status::NotFound, format!("no feature named '{}'", name.to_string_lossy()))
+            Error::new(
+                Status::NotFound,
+                format!("no feature named '{}'", name.to_string_lossy()),
+            )
         })?;
         write_out(out, idx)
     })
@@ -491,12 +600,20 @@ pub extern "C" fn tt_feature_index(m: *const tt_model, name: *const c_char, out:
 /// with `--class-labels`; a model-owned NUL-terminated string in `*out`.
 #[no_mangle]
 #[must_use]
-pub extern "C" fn tt_class_label(m: *const tt_model, index: usize, out: *mut *const c_char, err: *mut tt_error) -> i32 {
+pub extern "C" fn tt_class_label(
+    m: *const tt_model,
+    index: usize,
+    out: *mut *const c_char,
+    err: *mut tt_error,
+) -> i32 {
     guard(err, || {
         let model = model_ref(m)?;
-        let label = model
-            .class_label_c(index)
-            .ok_or_else(|| Error::new(Status::NotFound, format!("class index {index} is out of range (n_classes = 2)")))?;
+        let label = model.class_label_c(index).ok_or_else(|| {
+            Error::new(
+                Status::NotFound,
+                format!("class index {index} is out of range (n_classes = 2)"),
+            )
+        })?;
         write_out(out, label.as_ptr())
     })
 }
@@ -504,14 +621,18 @@ pub extern "C" fn tt_class_label(m: *const tt_model, index: usize, out: *mut *co
 /// The user-supplied model version string (may be empty), owned by the model; NULL for NULL.
 #[no_mangle]
 pub extern "C" fn tt_model_version(m: *const tt_model) -> *const c_char {
-    guard_value(std::ptr::null(), || model_ref(m).map_or(std::ptr::null(), |m| m.model_version_c().as_ptr()))
+    guard_value(std::ptr::null(), || {
+        model_ref(m).map_or(std::ptr::null(), |m| m.model_version_c().as_ptr())
+    })
 }
 
 /// The model's metadata as a JSON object (hyperparameters, source digest, compiler version, ...),
 /// NUL-terminated, owned by the model; NULL for NULL.
 #[no_mangle]
 pub extern "C" fn tt_metadata_json(m: *const tt_model) -> *const c_char {
-    guard_value(std::ptr::null(), || model_ref(m).map_or(std::ptr::null(), |m| m.metadata_json_c().as_ptr()))
+    guard_value(std::ptr::null(), || {
+        model_ref(m).map_or(std::ptr::null(), |m| m.metadata_json_c().as_ptr())
+    })
 }
 
 /// The CRC-32 stored in (and verified against) the model file; 0 for NULL.
@@ -531,14 +652,22 @@ pub extern "C" fn tt_model_is_signed(m: *const tt_model) -> i32 {
 /// bytes to `out`; `out_len` must be at least `TT_DIGEST_LEN`. Computed once, on first call.
 #[no_mangle]
 #[must_use]
-pub extern "C" fn tt_model_digest(m: *const tt_model, out: *mut u8, out_len: usize, err: *mut tt_error) -> i32 {
+pub extern "C" fn tt_model_digest(
+    m: *const tt_model,
+    out: *mut u8,
+    out_len: usize,
+    err: *mut tt_error,
+) -> i32 {
     guard(err, || {
         let model = model_ref(m)?;
         if out.is_null() {
             return Err(null("out"));
         }
         if out_len < 32 {
-            return Err(Error::new(Status::Length, format!("out_len is {out_len}, the digest needs 32 bytes")));
+            return Err(Error::new(
+                Status::Length,
+                format!("out_len is {out_len}, the digest needs 32 bytes"),
+            ));
         }
         let d = model.digest();
         // SAFETY: non-null with at least 32 writable bytes (checked length, API contract).

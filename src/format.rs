@@ -236,7 +236,11 @@ fn string_table(strings: &[String]) -> Vec<u8> {
         ends.push(blob.len() as u32);
     }
     let mut sorted: Vec<u32> = (0..strings.len() as u32).collect();
-    sorted.sort_by(|&x, &y| strings[x as usize].as_bytes().cmp(strings[y as usize].as_bytes()));
+    sorted.sort_by(|&x, &y| {
+        strings[x as usize]
+            .as_bytes()
+            .cmp(strings[y as usize].as_bytes())
+    });
     let mut out = Vec::with_capacity(8 * strings.len() + blob.len());
     for e in ends {
         out.extend_from_slice(&e.to_le_bytes());

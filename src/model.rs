@@ -38,7 +38,10 @@ impl Storage {
 fn owned_copy(bytes: &[u8]) -> Storage {
     let mut buf = vec![0u64; bytes.len().div_ceil(8)];
     zerocopy::IntoBytes::as_mut_bytes(buf.as_mut_slice())[..bytes.len()].copy_from_slice(bytes);
-    Storage::Owned { buf, len: bytes.len() }
+    Storage::Owned {
+        buf,
+        len: bytes.len(),
+    }
 }
 
 /// Options for [`Model::open`].
@@ -64,7 +67,10 @@ unsafe impl Send for Model {}
 unsafe impl Sync for Model {}
 
 fn io_error(path: &Path, what: &str, e: std::io::Error) -> Error {
-    Error::new(Status::Io, format!("{}: cannot {what}: {e}", path.display()))
+    Error::new(
+        Status::Io,
+        format!("{}: cannot {what}: {e}", path.display()),
+    )
 }
 
 impl Model {
@@ -87,7 +93,10 @@ impl Model {
 
     pub fn from_bytes_verified(bytes: &[u8], verify_key: Option<&[u8]>) -> Result<Model> {
         if bytes.len() as u64 > MAX_FILE_LEN + signature::TRAILER_LEN as u64 {
-            return Err(Error::new(Status::Limit, format!("{} bytes exceed the cap of {MAX_FILE_LEN}", bytes.len())));
+            return Err(Error::new(
+                Status::Limit,
+                format!("{} bytes exceed the cap of {MAX_FILE_LEN}", bytes.len()),
+            ));
         }
         Model::from_storage(owned_copy(bytes), verify_key)
     }
@@ -97,25 +106,45 @@ impl Model {
     /// # Safety
     /// `ptr` must be non-null and valid for reads of `len` bytes, and the memory must stay alive
     /// and unchanged until the returned model is dropped.
-    pub unsafe fn from_borrowed(ptr: *const u8, len: usize, verify_key: Option<&[u8]>) -> Result<Model> {
+    pub unsafe fn from_borrowed(
+        ptr: *const u8,
+        len: usize,
+        verify_key: Option<&[u8]>,
+    ) -> Result<Model> {
         Model::from_storage(Storage::Borrowed { ptr, len }, verify_key)
     }
 
     /// Open a model file: memory-mapped read-only, or copied into memory with `copy`.
     pub fn open(path: &Path, opts: OpenOptions<'_>) -> Result<Model> {
         let mut file = File::open(path).map_err(|e| io_error(path, "open", e))?;
-        let len = file.metadata().map_err(|e| io_error(path, "stat", e))?.len();
+        let len = file
+            .metadata()
+            .map_err(|e| io_error(path, "stat", e))?
+            .len();
         if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
-            return Err(Error::new(Status::Io, format!("{}: not a regular file", path.display())));
+            return Err(Error::new(
+                Status::Io,
+                format!("{}: not a regular file", path.display()),
+            ));
         }
         if len > MAX_FILE_LEN + signature::TRAILER_LEN as u64 {
-            return Err(Error::new(Status::Limit, format!("{}: {len} bytes exceed the cap of {MAX_FILE_LEN}", path.display())));
+            return Err(Error::new(
+                Status::Limit,
+                format!(
+                    "{}: {len} bytes exceed the cap of {MAX_FILE_LEN}",
+                    path.display()
+                ),
+            ));
         }
         let storage = if opts.copy || len == 0 {
             let mut buf = vec![0u64; (len as usize).div_ceil(8)];
             let dst = &mut zerocopy::IntoBytes::as_mut_bytes(buf.as_mut_slice())[..len as usize];
-            file.read_exact(dst).map_err(|e| io_error(path, "read", e))?;
-            Storage::Owned { buf, len: len as usize }
+            file.read_exact(dst)
+                .map_err(|e| io_error(path, "read", e))?;
+            Storage::Owned {
+                buf,
+                len: len as usize,
+            }
         } else {
             // SAFETY: the map is read-only; the documented deployment contract is that model files
             // are replaced by rename and never modified in place while loaded (README, header).
@@ -178,7 +207,8 @@ impl Model {
 
     /// SHA-256 of the model bytes, computed on first use.
     pub fn digest(&self) -> &[u8; 32] {
-        self.digest.get_or_init(|| signature::digest(self.model_bytes()))
+        self.digest
+            .get_or_init(|| signature::digest(self.model_bytes()))
     }
 
     fn feature_table(&self) -> StringTable<'_> {

@@ -27,7 +27,8 @@ type HmacSha256 = Hmac<Sha256>;
 
 fn mac(key: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
-    <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
+    <HmacSha256 as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
 }
 
 /// The key id written into a trailer.
@@ -83,7 +84,10 @@ pub fn sign(bytes: &[u8], key: &[u8]) -> Result<Vec<u8>> {
 /// Check the signature of `bytes` with `key`, before any structural parsing.
 pub fn verify(bytes: &[u8], key: &[u8]) -> Result<()> {
     if key.is_empty() {
-        return Err(Error::new(Status::NoKey, "signature verification was requested without a key"));
+        return Err(Error::new(
+            Status::NoKey,
+            "signature verification was requested without a key",
+        ));
     }
     let unsigned = || {
         Error::new(

@@ -83,7 +83,10 @@ impl<'a> Tree<'a> {
         // Validation already proved both conversions succeed; empty fallbacks keep this panic-free.
         let nodes = <[RawNode]>::ref_from_bytes(&model[noff..noff + nlen]).unwrap_or(&[]);
         let probs = <[F64]>::ref_from_bytes(&model[poff..poff + plen]).unwrap_or(&[]);
-        assert!(!nodes.is_empty(), "Tree::new called with an unvalidated layout");
+        assert!(
+            !nodes.is_empty(),
+            "Tree::new called with an unvalidated layout"
+        );
         Tree {
             nodes,
             probs,
@@ -131,7 +134,10 @@ impl<'a> Tree<'a> {
         // 2k + 1 < 2 * n_leaves == probs.len() (all validated).
         unsafe {
             let k = 2 * self.nodes.get_unchecked(leaf_node).a.get() as usize;
-            [self.probs.get_unchecked(k).get(), self.probs.get_unchecked(k + 1).get()]
+            [
+                self.probs.get_unchecked(k).get(),
+                self.probs.get_unchecked(k + 1).get(),
+            ]
         }
     }
 
@@ -144,17 +150,31 @@ impl<'a> Tree<'a> {
         })
     }
 
-    fn check_shape(&self, x_len: usize, n_rows: usize, out_len: usize, per_row: usize) -> Result<()> {
+    fn check_shape(
+        &self,
+        x_len: usize,
+        n_rows: usize,
+        out_len: usize,
+        per_row: usize,
+    ) -> Result<()> {
         let need = n_rows.checked_mul(self.n_features).ok_or_else(|| {
-            Error::new(Status::Shape, format!("n_rows {n_rows} * n_features {} overflows", self.n_features))
+            Error::new(
+                Status::Shape,
+                format!("n_rows {n_rows} * n_features {} overflows", self.n_features),
+            )
         })?;
         if x_len != need {
             return Err(Error::new(
                 Status::Shape,
-                format!("input has {x_len} values, expected n_rows {n_rows} * n_features {} = {need}", self.n_features),
+                format!(
+                    "input has {x_len} values, expected n_rows {n_rows} * n_features {} = {need}",
+                    self.n_features
+                ),
             ));
         }
-        let out_need = n_rows.checked_mul(per_row).ok_or_else(|| Error::new(Status::Shape, "output size overflows"))?;
+        let out_need = n_rows
+            .checked_mul(per_row)
+            .ok_or_else(|| Error::new(Status::Shape, "output size overflows"))?;
         if out_len < out_need {
             return Err(Error::new(
                 Status::Length,
@@ -166,7 +186,12 @@ impl<'a> Tree<'a> {
 
     /// Drive `emit(row_index, leaf_node)` over every row of a row-major matrix.
     #[inline(always)]
-    fn for_each_leaf<T: Cell>(&self, x: &[T], n_rows: usize, mut emit: impl FnMut(usize, usize)) -> Result<()> {
+    fn for_each_leaf<T: Cell>(
+        &self,
+        x: &[T],
+        n_rows: usize,
+        mut emit: impl FnMut(usize, usize),
+    ) -> Result<()> {
         let nf = self.n_features;
         for r in 0..n_rows {
             let row = &x[r * nf..(r + 1) * nf];
@@ -201,6 +226,10 @@ pub(crate) fn bad_value<T: Cell>(row: usize, column: usize, v: T) -> Error {
         Status::InputValue,
         row,
         column,
-        format!("row {row}, column {column}: value {} is not {}", v.describe(), T::ACCEPTED),
+        format!(
+            "row {row}, column {column}: value {} is not {}",
+            v.describe(),
+            T::ACCEPTED
+        ),
     )
 }

@@ -72,7 +72,10 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
         return Err(Error::at(
             Status::Version,
             field::FORMAT_MAJOR,
-            format!("unsupported format version {major}.{} (this library reads {FORMAT_MAJOR}.x)", h.format_minor.get()),
+            format!(
+                "unsupported format version {major}.{} (this library reads {FORMAT_MAJOR}.x)",
+                h.format_minor.get()
+            ),
         ));
     }
     let tag = h.endian_tag.get();
@@ -87,7 +90,10 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
         return Err(Error::at(
             Status::Layout,
             field::HEADER_LEN,
-            format!("header_len is {}, expected {HEADER_LEN}", h.header_len.get()),
+            format!(
+                "header_len is {}, expected {HEADER_LEN}",
+                h.header_len.get()
+            ),
         ));
     }
     let file_len = h.file_len.get();
@@ -151,13 +157,20 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
         ));
     }
     if h.reserved.get() != 0 {
-        return Err(Error::at(Status::Layout, field::RESERVED, "reserved header field is not zero"));
+        return Err(Error::at(
+            Status::Layout,
+            field::RESERVED,
+            "reserved header field is not zero",
+        ));
     }
     if h.n_sections.get() as usize != N_SECTIONS {
         return Err(Error::at(
             Status::Layout,
             field::N_SECTIONS,
-            format!("n_sections is {}, expected {N_SECTIONS}", h.n_sections.get()),
+            format!(
+                "n_sections is {}, expected {N_SECTIONS}",
+                h.n_sections.get()
+            ),
         ));
     }
     let (n_features, n_classes, n_nodes, n_leaves, max_depth) = (
@@ -168,22 +181,46 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
         h.max_depth.get(),
     );
     if n_classes != N_CLASSES {
-        return Err(Error::at(Status::Corrupt, field::N_CLASSES, format!("n_classes is {n_classes}; only binary models (2) exist")));
+        return Err(Error::at(
+            Status::Corrupt,
+            field::N_CLASSES,
+            format!("n_classes is {n_classes}; only binary models (2) exist"),
+        ));
     }
     if n_nodes == 0 {
-        return Err(Error::at(Status::Graph, field::N_NODES, "the model has no nodes"));
+        return Err(Error::at(
+            Status::Graph,
+            field::N_NODES,
+            "the model has no nodes",
+        ));
     }
     if n_nodes > MAX_NODES {
-        return Err(Error::at(Status::Limit, field::N_NODES, format!("n_nodes {n_nodes} exceeds the cap of {MAX_NODES}")));
+        return Err(Error::at(
+            Status::Limit,
+            field::N_NODES,
+            format!("n_nodes {n_nodes} exceeds the cap of {MAX_NODES}"),
+        ));
     }
     if n_features > MAX_FEATURES {
-        return Err(Error::at(Status::Limit, field::N_FEATURES, format!("n_features {n_features} exceeds the cap of {MAX_FEATURES}")));
+        return Err(Error::at(
+            Status::Limit,
+            field::N_FEATURES,
+            format!("n_features {n_features} exceeds the cap of {MAX_FEATURES}"),
+        ));
     }
     if max_depth > MAX_DEPTH {
-        return Err(Error::at(Status::Limit, field::MAX_DEPTH, format!("max_depth {max_depth} exceeds the cap of {MAX_DEPTH}")));
+        return Err(Error::at(
+            Status::Limit,
+            field::MAX_DEPTH,
+            format!("max_depth {max_depth} exceeds the cap of {MAX_DEPTH}"),
+        ));
     }
     if n_leaves == 0 || n_leaves > n_nodes {
-        return Err(Error::at(Status::Corrupt, field::N_LEAVES, format!("n_leaves {n_leaves} is impossible for {n_nodes} nodes")));
+        return Err(Error::at(
+            Status::Corrupt,
+            field::N_LEAVES,
+            format!("n_leaves {n_leaves} is impossible for {n_nodes} nodes"),
+        ));
     }
 
     // Section table: contiguous, 8-aligned, zero padding, exact fixed-size lengths.
@@ -204,7 +241,11 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
         let len = h.sections[k].length.get();
         let name = SECTION_NAMES[k];
         let end = off.checked_add(len).ok_or_else(|| {
-            Error::at(Status::Bounds, entry, format!("{name} section: offset {off} + length {len} overflows"))
+            Error::at(
+                Status::Bounds,
+                entry,
+                format!("{name} section: offset {off} + length {len} overflows"),
+            )
         })?;
         if off > file_len || end > file_len {
             return Err(Error::at(
@@ -225,16 +266,29 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
                 return Err(Error::at(
                     Status::Layout,
                     entry + 8,
-                    format!("{name} section is {len} bytes, expected {want} for the header's counts"),
+                    format!(
+                        "{name} section is {len} bytes, expected {want} for the header's counts"
+                    ),
                 ));
             }
         }
         let next = (end + 7) & !7;
         if next > file_len {
-            return Err(Error::at(Status::Bounds, entry, format!("{name} section padding runs past the end of the file")));
+            return Err(Error::at(
+                Status::Bounds,
+                entry,
+                format!("{name} section padding runs past the end of the file"),
+            ));
         }
-        if let Some(p) = model[end as usize..next as usize].iter().position(|&b| b != 0) {
-            return Err(Error::at(Status::Layout, end + p as u64, format!("non-zero padding byte after the {name} section")));
+        if let Some(p) = model[end as usize..next as usize]
+            .iter()
+            .position(|&b| b != 0)
+        {
+            return Err(Error::at(
+                Status::Layout,
+                end + p as u64,
+                format!("non-zero padding byte after the {name} section"),
+            ));
         }
         sections[k] = (off as usize, len as usize);
         expected = next;
@@ -243,7 +297,10 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
         return Err(Error::at(
             Status::Layout,
             expected,
-            format!("{} bytes after the last section are not described by the section table", file_len - expected),
+            format!(
+                "{} bytes after the last section are not described by the section table",
+                file_len - expected
+            ),
         ));
     }
 
@@ -262,11 +319,26 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
     };
     check_tree(model, &layout)?;
     let (off, len) = sections[SEC_CLASS_LABELS];
-    check_string_table(&model[off..off + len], off, n_classes as usize, "class labels")?;
+    check_string_table(
+        &model[off..off + len],
+        off,
+        n_classes as usize,
+        "class labels",
+    )?;
     let (off, len) = sections[SEC_FEATURE_NAMES];
-    check_string_table(&model[off..off + len], off, n_features as usize, "feature names")?;
+    check_string_table(
+        &model[off..off + len],
+        off,
+        n_features as usize,
+        "feature names",
+    )?;
     let (off, len) = sections[SEC_MODEL_VERSION];
-    check_text(&model[off..off + len], off, MAX_VERSION_LEN, "model version")?;
+    check_text(
+        &model[off..off + len],
+        off,
+        MAX_VERSION_LEN,
+        "model version",
+    )?;
     let (off, len) = sections[SEC_METADATA];
     let text = check_text(&model[off..off + len], off, MAX_METADATA_LEN, "metadata")?;
     match serde_json::from_str::<serde_json::Value>(text) {
@@ -287,7 +359,12 @@ fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
         <[zerocopy::little_endian::F64]>::ref_from_bytes(&model[poff..poff + plen]),
     ) {
         (Ok(n), Ok(s), Ok(p)) => (n, s, p),
-        _ => return Err(corrupt(noff, "section lengths are not whole records".into())),
+        _ => {
+            return Err(corrupt(
+                noff,
+                "section lengths are not whole records".into(),
+            ))
+        }
     };
     let n = nodes.len();
     let node_at = |i: usize, word: usize| (noff + i * NODE_SIZE + 4 * word) as u64;
@@ -302,13 +379,21 @@ fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
         let node = &nodes[i];
         let d = depth[i];
         if d == u32::MAX {
-            return Err(Error::at(Status::Graph, node_at(i, 0), format!("node {i} is unreachable: no parent points to it")));
+            return Err(Error::at(
+                Status::Graph,
+                node_at(i, 0),
+                format!("node {i} is unreachable: no parent points to it"),
+            ));
         }
         let st = &stats[i];
         let ns = st.n_samples.get();
         let (c0, c1) = (st.count_neg.get(), st.count_pos.get());
         if !(ns.is_finite() && ns >= 0.0) {
-            return Err(Error::at(Status::Corrupt, stat_at(i), format!("node {i}: n_samples {ns} is not a finite non-negative number")));
+            return Err(Error::at(
+                Status::Corrupt,
+                stat_at(i),
+                format!("node {i}: n_samples {ns} is not a finite non-negative number"),
+            ));
         }
         match node.tag.get() {
             TAG_SPLIT_MISSING_LEFT | TAG_SPLIT_MISSING_RIGHT => {
@@ -317,7 +402,10 @@ fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
                     return Err(Error::at(
                         Status::Corrupt,
                         node_at(i, 1),
-                        format!("node {i}: feature index {f} is out of range (n_features = {})", l.n_features),
+                        format!(
+                            "node {i}: feature index {f} is out of range (n_features = {})",
+                            l.n_features
+                        ),
                     ));
                 }
                 for (word, c, side) in [(2, left, "left"), (3, right, "right")] {
@@ -329,12 +417,20 @@ fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
                         ));
                     }
                     if depth[c] != u32::MAX {
-                        return Err(Error::at(Status::Graph, node_at(i, word), format!("node {c} has two parents (second: node {i})")));
+                        return Err(Error::at(
+                            Status::Graph,
+                            node_at(i, word),
+                            format!("node {c} has two parents (second: node {i})"),
+                        ));
                     }
                     depth[c] = d + 1;
                 }
                 if d + 1 > MAX_DEPTH {
-                    return Err(Error::at(Status::Limit, node_at(i, 0), format!("tree depth exceeds the cap of {MAX_DEPTH}")));
+                    return Err(Error::at(
+                        Status::Limit,
+                        node_at(i, 0),
+                        format!("tree depth exceeds the cap of {MAX_DEPTH}"),
+                    ));
                 }
                 if left_adjacent && left != i + 1 {
                     return Err(Error::at(Status::Layout, node_at(i, 2), format!("node {i}: left child {left} is not at {} as the header's pre-order flag promises", i + 1)));
@@ -348,9 +444,14 @@ fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
                         format!("node {i}: missing-value direction disagrees with the children's sample counts ({nl} left, {nr} right)"),
                     ));
                 }
-                let counts_ok = (c0.is_finite() && c0 >= 0.0 && c1.is_finite() && c1 >= 0.0) || (c0.is_nan() && c1.is_nan());
+                let counts_ok = (c0.is_finite() && c0 >= 0.0 && c1.is_finite() && c1 >= 0.0)
+                    || (c0.is_nan() && c1.is_nan());
                 if !counts_ok {
-                    return Err(Error::at(Status::Corrupt, stat_at(i) + 8, format!("node {i}: class counts [{c0}, {c1}] are invalid")));
+                    return Err(Error::at(
+                        Status::Corrupt,
+                        stat_at(i) + 8,
+                        format!("node {i}: class counts [{c0}, {c1}] are invalid"),
+                    ));
                 }
             }
             TAG_LEAF => {
@@ -361,17 +462,32 @@ fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
                 }
                 next_leaf += 1;
                 if label >= l.n_classes {
-                    return Err(Error::at(Status::Corrupt, node_at(i, 2), format!("node {i}: class label {label} is out of range")));
+                    return Err(Error::at(
+                        Status::Corrupt,
+                        node_at(i, 2),
+                        format!("node {i}: class label {label} is out of range"),
+                    ));
                 }
                 if pad != 0 {
-                    return Err(Error::at(Status::Layout, node_at(i, 3), format!("node {i}: reserved leaf word is not zero")));
+                    return Err(Error::at(
+                        Status::Layout,
+                        node_at(i, 3),
+                        format!("node {i}: reserved leaf word is not zero"),
+                    ));
                 }
                 if !(c0.is_finite() && c0 >= 0.0 && c1.is_finite() && c1 >= 0.0) {
                     return Err(Error::at(Status::Corrupt, stat_at(i) + 8, format!("leaf node {i}: class counts [{c0}, {c1}] are not finite non-negative numbers")));
                 }
                 let pi = 2 * leaf as usize;
                 if pi + 1 >= probs.len() {
-                    return Err(Error::at(Status::Corrupt, node_at(i, 1), format!("node {i}: leaf index {leaf} exceeds n_leaves {}", l.n_leaves)));
+                    return Err(Error::at(
+                        Status::Corrupt,
+                        node_at(i, 1),
+                        format!(
+                            "node {i}: leaf index {leaf} exceeds n_leaves {}",
+                            l.n_leaves
+                        ),
+                    ));
                 }
                 let (p0, p1) = (probs[pi].get(), probs[pi + 1].get());
                 let p_at = (poff + 8 * pi) as u64;
@@ -389,15 +505,33 @@ fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
                 }
             }
             t => {
-                return Err(Error::at(Status::Graph, node_at(i, 0), format!("node {i}: unknown node tag {t}")));
+                return Err(Error::at(
+                    Status::Graph,
+                    node_at(i, 0),
+                    format!("node {i}: unknown node tag {t}"),
+                ));
             }
         }
     }
     if next_leaf != l.n_leaves {
-        return Err(Error::at(Status::Corrupt, field::N_LEAVES, format!("header says {} leaves, the node array has {next_leaf}", l.n_leaves)));
+        return Err(Error::at(
+            Status::Corrupt,
+            field::N_LEAVES,
+            format!(
+                "header says {} leaves, the node array has {next_leaf}",
+                l.n_leaves
+            ),
+        ));
     }
     if max_depth != l.max_depth {
-        return Err(Error::at(Status::Corrupt, field::MAX_DEPTH, format!("header says max_depth {}, the tree's depth is {max_depth}", l.max_depth)));
+        return Err(Error::at(
+            Status::Corrupt,
+            field::MAX_DEPTH,
+            format!(
+                "header says max_depth {}, the tree's depth is {max_depth}",
+                l.max_depth
+            ),
+        ));
     }
     Ok(())
 }
@@ -424,12 +558,17 @@ fn check_text<'a>(sec: &'a [u8], off: usize, cap: usize, what: &str) -> Result<&
         return Err(corrupt(off, format!("{what} is not NUL-terminated")));
     };
     if body.len() > cap {
-        return Err(Error::at(Status::Limit, off as u64, format!("{what} is {} bytes, above the cap of {cap}", body.len())));
+        return Err(Error::at(
+            Status::Limit,
+            off as u64,
+            format!("{what} is {} bytes, above the cap of {cap}", body.len()),
+        ));
     }
     if let Some(p) = body.iter().position(|&b| b == 0) {
         return Err(corrupt(off + p, format!("{what} contains a NUL byte")));
     }
-    std::str::from_utf8(body).map_err(|e| corrupt(off + e.valid_up_to(), format!("{what} is not valid UTF-8")))
+    std::str::from_utf8(body)
+        .map_err(|e| corrupt(off + e.valid_up_to(), format!("{what} is not valid UTF-8")))
 }
 
 fn u32_at(sec: &[u8], i: usize) -> u32 {
@@ -440,7 +579,14 @@ fn u32_at(sec: &[u8], i: usize) -> u32 {
 fn check_string_table(sec: &[u8], off: usize, n: usize, what: &str) -> Result<()> {
     let index_len = 8 * n;
     if sec.len() < index_len {
-        return Err(Error::at(Status::Layout, off as u64, format!("{what}: section of {} bytes cannot hold the index of {n} strings", sec.len())));
+        return Err(Error::at(
+            Status::Layout,
+            off as u64,
+            format!(
+                "{what}: section of {} bytes cannot hold the index of {n} strings",
+                sec.len()
+            ),
+        ));
     }
     let blob = &sec[index_len..];
     let blob_off = off + index_len;
@@ -449,20 +595,42 @@ fn check_string_table(sec: &[u8], off: usize, n: usize, what: &str) -> Result<()
         let end = u32_at(sec, i) as usize;
         let at = (off + 4 * i) as u64;
         if end <= start || end > blob.len() {
-            return Err(Error::at(Status::Bounds, at, format!("{what}: string {i} ends at {end}, outside ({start}, {}]", blob.len())));
+            return Err(Error::at(
+                Status::Bounds,
+                at,
+                format!(
+                    "{what}: string {i} ends at {end}, outside ({start}, {}]",
+                    blob.len()
+                ),
+            ));
         }
         let s = &blob[start..end];
         if end - start - 1 > MAX_NAME_LEN {
-            return Err(Error::at(Status::Limit, at, format!("{what}: string {i} is {} bytes, above the cap of {MAX_NAME_LEN}", end - start - 1)));
+            return Err(Error::at(
+                Status::Limit,
+                at,
+                format!(
+                    "{what}: string {i} is {} bytes, above the cap of {MAX_NAME_LEN}",
+                    end - start - 1
+                ),
+            ));
         }
         check_text(s, blob_off + start, MAX_NAME_LEN, what)?;
         start = end;
     }
     if start != blob.len() {
-        return Err(Error::at(Status::Layout, (blob_off + start) as u64, format!("{what}: {} bytes after the last string", blob.len() - start)));
+        return Err(Error::at(
+            Status::Layout,
+            (blob_off + start) as u64,
+            format!("{what}: {} bytes after the last string", blob.len() - start),
+        ));
     }
     let name = |i: usize| -> &[u8] {
-        let s = if i == 0 { 0 } else { u32_at(sec, i - 1) as usize };
+        let s = if i == 0 {
+            0
+        } else {
+            u32_at(sec, i - 1) as usize
+        };
         &blob[s..u32_at(sec, i) as usize - 1]
     };
     let mut prev: Option<usize> = None;
@@ -470,7 +638,11 @@ fn check_string_table(sec: &[u8], off: usize, n: usize, what: &str) -> Result<()
         let at = (off + 4 * (n + k)) as u64;
         let idx = u32_at(sec, n + k) as usize;
         if idx >= n {
-            return Err(Error::at(Status::Corrupt, at, format!("{what}: sorted index entry {k} is {idx}, out of range")));
+            return Err(Error::at(
+                Status::Corrupt,
+                at,
+                format!("{what}: sorted index entry {k} is {idx}, out of range"),
+            ));
         }
         if let Some(p) = prev {
             if name(p) >= name(idx) {

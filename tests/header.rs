@@ -33,9 +33,18 @@ fn committed_header_is_fresh() {
 #[test]
 fn version_macros_match_cargo() {
     use thetatree::ffi::*;
-    assert_eq!(TT_VERSION_MAJOR.to_string(), env!("CARGO_PKG_VERSION_MAJOR"));
-    assert_eq!(TT_VERSION_MINOR.to_string(), env!("CARGO_PKG_VERSION_MINOR"));
-    assert_eq!(TT_VERSION_PATCH.to_string(), env!("CARGO_PKG_VERSION_PATCH"));
+    assert_eq!(
+        TT_VERSION_MAJOR.to_string(),
+        env!("CARGO_PKG_VERSION_MAJOR")
+    );
+    assert_eq!(
+        TT_VERSION_MINOR.to_string(),
+        env!("CARGO_PKG_VERSION_MINOR")
+    );
+    assert_eq!(
+        TT_VERSION_PATCH.to_string(),
+        env!("CARGO_PKG_VERSION_PATCH")
+    );
     let s = unsafe { std::ffi::CStr::from_ptr(tt_version_string()) };
     assert_eq!(
         s.to_str().unwrap(),
