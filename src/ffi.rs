@@ -66,7 +66,7 @@ pub struct tt_model {
     inner: Model,
 }
 
-fn write_error(err: *mut tt_error, e: &Error) {
+pub(crate) fn write_error(err: *mut tt_error, e: &Error) {
     if err.is_null() {
         return;
     }
@@ -91,7 +91,7 @@ fn write_error(err: *mut tt_error, e: &Error) {
 }
 
 /// Run an FFI body: map `Err` and panics to a status and fill `err`.
-fn guard(err: *mut tt_error, body: impl FnOnce() -> Result<()>) -> i32 {
+pub(crate) fn guard(err: *mut tt_error, body: impl FnOnce() -> Result<()>) -> i32 {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => TT_OK,
         Ok(Err(e)) => {
@@ -115,15 +115,15 @@ fn guard(err: *mut tt_error, body: impl FnOnce() -> Result<()>) -> i32 {
 }
 
 /// Same as `guard` for infallible getters: a panic yields `fallback`.
-fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+pub(crate) fn guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
 }
 
-fn null(what: &str) -> Error {
+pub(crate) fn null(what: &str) -> Error {
     Error::new(Status::NullArg, format!("argument `{what}` is NULL"))
 }
 
-fn model_ref<'a>(m: *const tt_model) -> Result<&'a Model> {
+pub(crate) fn model_ref<'a>(m: *const tt_model) -> Result<&'a Model> {
     // SAFETY: a non-null `m` was returned by a tt_load* call and not yet freed (API contract).
     unsafe { m.as_ref() }
         .map(|m| &m.inner)
@@ -317,7 +317,7 @@ pub extern "C" fn tt_free(model: *mut tt_model) {
     let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(model) })));
 }
 
-fn aligned<T>(p: *const T, what: &str) -> Result<()> {
+pub(crate) fn aligned<T>(p: *const T, what: &str) -> Result<()> {
     if (p as usize) % std::mem::align_of::<T>() != 0 {
         return Err(Error::new(
             Status::Alignment,
@@ -397,7 +397,7 @@ fn predict_args<'a, T: Cell, O>(
     Ok((model, xs, os))
 }
 
-fn named(model: &Model, mut e: Error) -> Error {
+pub(crate) fn named(model: &Model, mut e: Error) -> Error {
     if e.status == Status::InputValue && e.column >= 0 {
         if let Some(name) = model.feature_name(e.column as usize) {
             e.message = format!("{} (feature '{name}')", e.message);
