@@ -278,6 +278,10 @@ fn node_kind(node: &Map<String, Value>, path: &str) -> Result<Kind, CompileError
     }
 }
 
+/// A node waiting to be laid out: (node, JSON path, depth, parent index and whether it is the
+/// parent's right child).
+type Pending<'a> = (&'a Value, String, u32, Option<(usize, bool)>);
+
 struct Walk {
     nodes: Vec<NodeSpec>,
     stats: Vec<[f64; 3]>,
@@ -304,9 +308,7 @@ fn walk_tree(
         tree_names: BTreeMap::new(),
         max_feature: None,
     };
-    // (node, path, depth, parent index and side to patch)
-    let mut stack: Vec<(&Value, String, u32, Option<(usize, bool)>)> =
-        vec![(root, root_path.to_string(), 0, None)];
+    let mut stack: Vec<Pending> = vec![(root, root_path.to_string(), 0, None)];
     while let Some((value, path, depth, parent)) = stack.pop() {
         let Value::Object(node) = value else {
             return fail(&path, format!("expected a node object, found {value}"));

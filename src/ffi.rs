@@ -11,6 +11,9 @@
 //!   functions on one model at once. `tt_free` must not race with other calls on that model.
 
 #![allow(non_camel_case_types)]
+// These functions are the C ABI: their pointer contracts are documented in the header and
+// checked where checkable (NULL, alignment, lengths). Rust code should use `Model` instead.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use crate::error::{Error, Result, Status};
 use crate::model::{Model, OpenOptions};
@@ -696,4 +699,37 @@ pub extern "C" fn tt_status_str(code: i32) -> *const c_char {
         .map_or("TT_ERR_UNKNOWN\0", Status::c_name)
         .as_ptr()
         .cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_tt_err_panic_with_its_message() {
+        let mut e = std::mem::MaybeUninit::<tt_error>::zeroed();
+        let code = guard(e.as_mut_ptr(), || panic!("boom"));
+        assert_eq!(code, TT_ERR_PANIC);
+        // SAFETY: zero-initialised and then written by `guard`.
+        let e = unsafe { e.assume_init() };
+        assert_eq!(e.code, TT_ERR_PANIC);
+        let msg = unsafe { CStr::from_ptr(e.message.as_ptr()) }
+            .to_str()
+            .unwrap();
+        assert!(msg.contains("boom"), "{msg}");
+        assert_eq!(guard_value(7, || panic!("x")), 7);
+    }
+
+    #[test]
+    fn long_messages_are_truncated_at_a_char_boundary() {
+        let mut e = std::mem::MaybeUninit::<tt_error>::zeroed();
+        let long = "é".repeat(300);
+        write_error(e.as_mut_ptr(), &Error::new(Status::Corrupt, long));
+        // SAFETY: written by `write_error`.
+        let e = unsafe { e.assume_init() };
+        let msg = unsafe { CStr::from_ptr(e.message.as_ptr()) }
+            .to_str()
+            .unwrap();
+        assert_eq!(msg.len(), 254, "127 two-byte characters fit in 255 bytes");
+    }
 }
