@@ -51,69 +51,67 @@ fn ffi_model(bytes: &[u8], flags: u32) -> *mut tt_model {
     m
 }
 
+type LabelsFn<T> =
+    extern "C" fn(*const tt_model, *const T, usize, usize, *mut i32, usize, *mut tt_error) -> i32;
+type ProbaFn<T> =
+    extern "C" fn(*const tt_model, *const T, usize, usize, *mut f64, usize, *mut tt_error) -> i32;
+
+/// Labels and probabilities for `n` rows through a pair of C entry points.
+fn through_c<T>(
+    model: *const tt_model,
+    x: &[T],
+    n: usize,
+    labels_fn: LabelsFn<T>,
+    proba_fn: ProbaFn<T>,
+) -> (Vec<i32>, Vec<f64>) {
+    let nf = tt_n_features(model);
+    let (mut labels, mut proba) = (vec![0i32; n], vec![0f64; 2 * n]);
+    assert_eq!(
+        labels_fn(
+            model,
+            x.as_ptr(),
+            n,
+            nf,
+            labels.as_mut_ptr(),
+            n,
+            ptr::null_mut()
+        ),
+        TT_OK
+    );
+    assert_eq!(
+        proba_fn(
+            model,
+            x.as_ptr(),
+            n,
+            nf,
+            proba.as_mut_ptr(),
+            2 * n,
+            ptr::null_mut()
+        ),
+        TT_OK
+    );
+    (labels, proba)
+}
+
 #[test]
 fn c_entry_points_match_golden_outputs() {
     for m in manifest() {
         let bytes = compile_ref(&m);
         for flags in [TT_LOAD_DEFAULT, TT_LOAD_BORROW] {
             let model = ffi_model(&bytes, flags);
-            assert_eq!(tt_n_features(model), tt_n_features(model));
             for missing in [false, true] {
                 let inp = input(&m.dataset, missing);
                 let gold = golden(&m.name, missing);
-                let (n, nf) = (inp.rows.len(), inp.names.len());
-                let (mut labels, mut proba) = (vec![0i32; n], vec![0f64; 2 * n]);
-                let x = inp.i8_flat();
-                assert_eq!(
-                    tt_predict(
-                        model,
-                        x.as_ptr(),
-                        n,
-                        nf,
-                        labels.as_mut_ptr(),
-                        n,
-                        ptr::null_mut()
-                    ),
-                    TT_OK
-                );
-                assert_eq!(
-                    tt_predict_proba(
-                        model,
-                        x.as_ptr(),
-                        n,
-                        nf,
-                        proba.as_mut_ptr(),
-                        2 * n,
-                        ptr::null_mut()
-                    ),
-                    TT_OK
-                );
+                let n = inp.rows.len();
+                let (labels, proba) =
+                    through_c(model, &inp.i8_flat(), n, tt_predict, tt_predict_proba);
                 assert_matches(&format!("{} C i8", m.name), &gold, &labels, &proba);
-                let x = inp.f64_flat();
-                let (mut labels, mut proba) = (vec![0i32; n], vec![0f64; 2 * n]);
-                assert_eq!(
-                    tt_predict_f64(
-                        model,
-                        x.as_ptr(),
-                        n,
-                        nf,
-                        labels.as_mut_ptr(),
-                        n,
-                        ptr::null_mut()
-                    ),
-                    TT_OK
-                );
-                assert_eq!(
-                    tt_predict_proba_f64(
-                        model,
-                        x.as_ptr(),
-                        n,
-                        nf,
-                        proba.as_mut_ptr(),
-                        2 * n,
-                        ptr::null_mut()
-                    ),
-                    TT_OK
+                let (labels, proba) = through_c(
+                    model,
+                    &inp.f64_flat(),
+                    n,
+                    tt_predict_f64,
+                    tt_predict_proba_f64,
                 );
                 assert_matches(&format!("{} C f64", m.name), &gold, &labels, &proba);
             }
