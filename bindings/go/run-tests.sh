@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Go binding (bindings/go, package thetatree): build what it links against, then gofmt, go vet,
+# the race-enabled tests (golden parity on every reference model, concurrency, Close under load,
+# every error path, zero-allocation checks, the example program) and a short benchmark run
+# showing allocations. Exits non-zero on any failure.
+#
+# Environment: TT_REFERENCE_DIR (golden data, default <repo>/../shared/reference),
+# TT_REFERENCE_MODELS_DIR (compiled models, default <repo>/target/reference-models).
+#
+# The service in cmd/ has its own runner (cmd/thetatree-serve/run-tests.sh) and is not tested
+# here.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+export TT_REFERENCE_DIR=${TT_REFERENCE_DIR:-$repo/../shared/reference}
+export TT_REFERENCE_MODELS_DIR=${TT_REFERENCE_MODELS_DIR:-$repo/target/reference-models}
+export CGO_ENABLED=1
+pkgs=(. ./examples/...)
+
+step() { echo; echo "==> $*"; }
+
+command -v go >/dev/null || { echo "run-tests.sh: go is not installed" >&2; exit 1; }
+[ -d "$TT_REFERENCE_DIR" ] || { echo "run-tests.sh: reference data not found at $TT_REFERENCE_DIR (set TT_REFERENCE_DIR)" >&2; exit 1; }
+
+step "cargo build --release (libthetatree.a, thetatree CLI)"
+(cd "$repo" && cargo build --release)
+
+# Compile the reference models unless every model listed in tests/reference_models.tsv exists.
+missing=0
+while IFS=$'\t' read -r name _; do
+  case "$name" in ''|'#'*) continue ;; esac
+  [ -f "$TT_REFERENCE_MODELS_DIR/$name.ttm" ] || missing=$((missing + 1))
+done < "$repo/tests/reference_models.tsv"
+if [ "$missing" -gt 0 ]; then
+  step "compile reference models into $TT_REFERENCE_MODELS_DIR ($missing missing)"
+  "$repo/.ci/compile-reference-models" "$TT_REFERENCE_MODELS_DIR"
+fi
+
+cd "$here"
+step "gofmt"
+unformatted=$(gofmt -l ./*.go examples)
+if [ -n "$unformatted" ]; then
+  echo "gofmt needed:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet ${pkgs[*]}"
+go vet "${pkgs[@]}"
+
+step "go test -race -count=1 ${pkgs[*]}"
+go test -race -count=1 "${pkgs[@]}"
+
+step "benchmarks (short: -benchtime=2000x)"
+go test -run xxx -bench . -benchtime=2000x -benchmem .
+
+echo
+echo "bindings/go: all checks passed"
