@@ -70,12 +70,14 @@
 #define TT_ERR_IO 5
 
 /**
- * The bytes do not start with the `.ttm` magic.
+ * The bytes do not start with the `.ttm` magic (also for inputs shorter than the magic
+ * whose bytes differ from its prefix).
  */
 #define TT_ERR_BAD_MAGIC 6
 
 /**
- * The file's format major version is not supported by this library.
+ * The file's format major version is not supported by this library, or its header sets
+ * flag bits that only a newer library understands.
  */
 #define TT_ERR_VERSION 7
 
@@ -226,9 +228,14 @@
 typedef struct tt_model tt_model;
 
 /**
- * Details of a failure. Filled only when a call fails; `row`/`column` are -1 when they do not
- * apply; `byte_offset` is the offset in the model file of the offending field (0 if none);
- * `message` is NUL-terminated UTF-8, truncated to fit.
+ * Details of a failure. Filled only when a call fails. `row`/`column` locate a bad input value
+ * (relative to the `x` pointer of the call) and are -1 otherwise. `byte_offset` is the offset in
+ * the model file of the offending field (0 when no field applies): e.g. 32 (the CRC field) for
+ * `TT_ERR_CHECKSUM`, the available length for `TT_ERR_TRUNCATED`, the declared model length for
+ * `TT_ERR_TRAILING_BYTES`, model length + 8 (trailer key id) for `TT_ERR_KEY_MISMATCH`, model
+ * length + 32 (trailer MAC) for `TT_ERR_BAD_SIGNATURE`, and the node, section-table entry or
+ * string for structural errors. `message` is NUL-terminated UTF-8 of at most
+ * `TT_ERROR_MESSAGE_LEN - 1` bytes, truncated at a character boundary.
  */
 typedef struct tt_error {
   int32_t code;

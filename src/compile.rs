@@ -20,7 +20,7 @@ use crate::format::{
 };
 use crate::model::Model;
 use crate::signature;
-use crate::validate::{leaf_label, leaf_probabilities};
+use crate::validate::{json_nesting_depth, leaf_label, leaf_probabilities, MAX_METADATA_NESTING};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -80,34 +80,8 @@ fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-/// Deepest `[`/`{` nesting of a JSON text (strings skipped), computed without recursion.
-fn nesting_depth(text: &str) -> usize {
-    let (mut depth, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
-    for &b in text.as_bytes() {
-        if in_str {
-            match (esc, b) {
-                (true, _) => esc = false,
-                (false, b'\\') => esc = true,
-                (false, b'"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
-            b'[' | b'{' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    max
-}
-
 fn parse_json(text: &str, what: &str) -> Result<Value, CompileError> {
-    let depth = nesting_depth(text);
+    let depth = json_nesting_depth(text);
     if depth > MAX_JSON_NESTING {
         return fail(what, format!("JSON nesting depth {depth} exceeds the cap of {MAX_JSON_NESTING} (tree depth cap {MAX_DEPTH})"));
     }
@@ -223,6 +197,12 @@ fn class_counts(node: &Map<String, Value>, path: &str) -> Result<Option<[f64; 2]
                         )
                     }
                 }
+            }
+            if !(c[0] + c[1]).is_finite() {
+                return fail(
+                    path,
+                    format!("class_counts [{}, {}] sum to infinity", c[0], c[1]),
+                );
             }
             Ok(Some(c))
         }
@@ -541,7 +521,18 @@ fn compile_inner(json: &str, opts: &CompileOptions) -> Result<Vec<u8>, CompileEr
     let walk = walk_tree(root, &root_path, mapping.as_deref())?;
 
     let feature_names = match mapping {
-        Some(m) => m,
+        Some(m) => {
+            let mut seen = HashMap::new();
+            for (i, n) in m.iter().enumerate() {
+                if let Some(j) = seen.insert(n.as_str(), i) {
+                    return fail(
+                        "feature names",
+                        format!("features {j} and {i} are both called {n:?}"),
+                    );
+                }
+            }
+            m
+        }
         None => {
             let n = walk.max_feature.map_or(0, |m| m as usize + 1);
             let names: Vec<String> = (0..n as u32)
@@ -642,6 +633,12 @@ fn compile_inner(json: &str, opts: &CompileOptions) -> Result<Vec<u8>, CompileEr
         path: "metadata".into(),
         message: e.to_string(),
     })?;
+    if json_nesting_depth(&metadata_json) > MAX_METADATA_NESTING {
+        return fail(
+            "metadata",
+            format!("nested deeper than {MAX_METADATA_NESTING} levels"),
+        );
+    }
     if metadata_json.len() > format::MAX_METADATA_LEN {
         return fail(
             "metadata",

@@ -18,9 +18,11 @@ pub mod code {
     pub const TT_ERR_INPUT_VALUE: i32 = 4;
     /// The model file could not be opened, read or mapped.
     pub const TT_ERR_IO: i32 = 5;
-    /// The bytes do not start with the `.ttm` magic.
+    /// The bytes do not start with the `.ttm` magic (also for inputs shorter than the magic
+    /// whose bytes differ from its prefix).
     pub const TT_ERR_BAD_MAGIC: i32 = 6;
-    /// The file's format major version is not supported by this library.
+    /// The file's format major version is not supported by this library, or its header sets
+    /// flag bits that only a newer library understands.
     pub const TT_ERR_VERSION: i32 = 7;
     /// The endianness tag does not read as little-endian.
     pub const TT_ERR_ENDIAN: i32 = 8;

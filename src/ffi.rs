@@ -52,9 +52,14 @@ pub const TT_DIGEST_LEN: u32 = 32;
 /// Size of `tt_error.message`, including its NUL.
 pub const TT_ERROR_MESSAGE_LEN: u32 = 256;
 
-/// Details of a failure. Filled only when a call fails; `row`/`column` are -1 when they do not
-/// apply; `byte_offset` is the offset in the model file of the offending field (0 if none);
-/// `message` is NUL-terminated UTF-8, truncated to fit.
+/// Details of a failure. Filled only when a call fails. `row`/`column` locate a bad input value
+/// (relative to the `x` pointer of the call) and are -1 otherwise. `byte_offset` is the offset in
+/// the model file of the offending field (0 when no field applies): e.g. 32 (the CRC field) for
+/// `TT_ERR_CHECKSUM`, the available length for `TT_ERR_TRUNCATED`, the declared model length for
+/// `TT_ERR_TRAILING_BYTES`, model length + 8 (trailer key id) for `TT_ERR_KEY_MISMATCH`, model
+/// length + 32 (trailer MAC) for `TT_ERR_BAD_SIGNATURE`, and the node, section-table entry or
+/// string for structural errors. `message` is NUL-terminated UTF-8 of at most
+/// `TT_ERROR_MESSAGE_LEN - 1` bytes, truncated at a character boundary.
 #[repr(C)]
 pub struct tt_error {
     pub code: i32,

@@ -341,6 +341,12 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
     )?;
     let (off, len) = sections[SEC_METADATA];
     let text = check_text(&model[off..off + len], off, MAX_METADATA_LEN, "metadata")?;
+    if json_nesting_depth(text) > MAX_METADATA_NESTING {
+        return Err(corrupt(
+            off,
+            format!("metadata JSON is nested deeper than {MAX_METADATA_NESTING} levels"),
+        ));
+    }
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(_)) => {}
         Ok(_) => return Err(corrupt(off, "metadata is not a JSON object".into())),
@@ -534,6 +540,36 @@ fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Deepest nesting the metadata JSON may have (checked before parsing it, so that parsing cannot
+/// recurse deeply).
+pub const MAX_METADATA_NESTING: usize = 64;
+
+/// Deepest `[`/`{` nesting of a JSON text (strings skipped), computed without recursion.
+pub fn json_nesting_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
+    for &b in text.as_bytes() {
+        if in_str {
+            match (esc, b) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 /// Leaf probabilities exactly as the reference computes them: `c / (c0 + c1)` in f64, or
