@@ -457,6 +457,82 @@ uint32_t tt_abi_version(void);
  */
 const char *tt_status_str(int32_t code);
 
+/**
+ * Predict class labels for `n_rows` bit-packed rows. Each row is `ceil(n_cols / 64)` uint64
+ * words; feature `j` is bit `j % 64` (least significant first) of word `j / 64`; bits past
+ * `n_cols` in a row's last word are ignored. `missing` is NULL (no missing values) or a mask of
+ * the same layout: a set bit marks feature `j` missing (it goes to the child with more training
+ * samples) and its value bit is ignored. `n_cols` must equal `tt_n_features(m)`; `x` and
+ * `missing` must be 8-byte aligned. No cell can be invalid, so the call fails only on its
+ * arguments, before writing anything.
+ */
+TT_MUST_USE
+int32_t tt_predict_bits(const struct tt_model *m,
+                        const uint64_t *x,
+                        const uint64_t *missing,
+                        size_t n_rows,
+                        size_t n_cols,
+                        int32_t *out_labels,
+                        size_t out_len,
+                        struct tt_error *err);
+
+/**
+ * `tt_predict_bits` returning class probabilities: `n_rows * 2` doubles, row-major
+ * (`out[2r]` = P(class 0), `out[2r+1]` = P(class 1)).
+ */
+TT_MUST_USE
+int32_t tt_predict_proba_bits(const struct tt_model *m,
+                              const uint64_t *x,
+                              const uint64_t *missing,
+                              size_t n_rows,
+                              size_t n_cols,
+                              double *out,
+                              size_t out_len,
+                              struct tt_error *err);
+
+/**
+ * Predict class labels for `n_rows` sparse rows in CSR form: row `r`'s present features
+ * (value 1) are `indices[row_offsets[r] .. row_offsets[r+1]]`, strictly increasing; every other
+ * feature is 0 (sparse rows have no missing values). `row_offsets` holds `n_rows + 1`
+ * non-decreasing entries (`row_offsets[0]` need not be 0) and `row_offsets[n_rows]` must not
+ * exceed `n_indices`, the length of `indices`. The whole structure is checked before anything
+ * is written: decreasing offsets, unsorted, duplicate or out-of-range (`>= n_cols`) indices fail
+ * with `TT_ERR_SHAPE` naming the row (`err->row`; `err->column` = the offending index when
+ * there is one); offsets past `n_indices` fail with `TT_ERR_LENGTH`.
+ */
+TT_MUST_USE
+int32_t tt_predict_csr(const struct tt_model *m,
+                       const size_t *row_offsets,
+                       const uint32_t *indices,
+                       size_t n_indices,
+                       size_t n_rows,
+                       size_t n_cols,
+                       int32_t *out_labels,
+                       size_t out_len,
+                       struct tt_error *err);
+
+/**
+ * `tt_predict_csr` returning class probabilities (`n_rows * 2` doubles, row-major).
+ */
+TT_MUST_USE
+int32_t tt_predict_proba_csr(const struct tt_model *m,
+                             const size_t *row_offsets,
+                             const uint32_t *indices,
+                             size_t n_indices,
+                             size_t n_rows,
+                             size_t n_cols,
+                             double *out,
+                             size_t out_len,
+                             struct tt_error *err);
+
+/**
+ * The traversal kernel chosen for this model from its shape at load time, as a static string:
+ * "branch-free" (dense, balanced trees: rows walked 8 at a time with mask-selected children)
+ * or "branchy" (deep chain-like trees such as one-hot sketch trees). Results never depend on
+ * it. NULL for NULL.
+ */
+const char *tt_model_kernel(const struct tt_model *m);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -13,6 +13,7 @@
 pub mod compile;
 pub mod error;
 pub mod ffi;
+pub mod ffi_wide;
 /// cbindgen:ignore
 pub mod format;
 /// cbindgen:ignore

@@ -1,0 +1,147 @@
+//! Zero heap allocations per predict call: a counting global allocator around every predict
+//! entry point (int8, f64, labels and probabilities, bit-packed with and without mask, CSR),
+//! single rows and batches, on each benchmark tree and with each kernel.
+
+#[path = "../benches/gen/mod.rs"]
+mod gen;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use thetatree::ffi::*;
+use thetatree::ffi_wide::*;
+use thetatree::traverse::Kernel;
+
+struct Counting;
+
+thread_local! {
+    // Const-initialised, no destructor: safe to touch from inside the allocator.
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.with(Cell::get)
+}
+
+#[test]
+fn predict_calls_do_not_allocate() {
+    let e = std::ptr::null_mut();
+    for g in gen::issue4_trees() {
+        let nf = g.n_features;
+        let mut m = std::ptr::null_mut();
+        assert_eq!(
+            tt_load_bytes(g.bytes.as_ptr(), g.bytes.len(), 0, &mut m, e),
+            TT_OK
+        );
+        let model = thetatree::Model::from_bytes(&g.bytes).unwrap();
+        for n_rows in [1usize, 16, 37, 300] {
+            let x = gen::rows_i8(&g, n_rows as u64, n_rows, 0.0);
+            let xm = gen::rows_i8(&g, n_rows as u64 + 1, n_rows, 0.05);
+            let xf: Vec<f64> = xm
+                .iter()
+                .map(|&c| if c == -1 { f64::NAN } else { c as f64 })
+                .collect();
+            let (bits, _) = gen::pack_bits(&x, nf);
+            let (bits_m, mask_m) = gen::pack_bits(&xm, nf);
+            let (off, idx) = gen::to_csr(&x, nf);
+            let mut p = vec![0.0f64; 2 * n_rows];
+            let mut l = vec![0i32; n_rows];
+            let mut calls = || {
+                let (pp, lp) = (p.as_mut_ptr(), l.as_mut_ptr());
+                let (np, nl) = (p.len(), l.len());
+                let rcs = [
+                    tt_predict(m, x.as_ptr(), n_rows, nf, lp, nl, e),
+                    tt_predict_proba(m, xm.as_ptr(), n_rows, nf, pp, np, e),
+                    tt_predict_f64(m, xf.as_ptr(), n_rows, nf, lp, nl, e),
+                    tt_predict_proba_f64(m, xf.as_ptr(), n_rows, nf, pp, np, e),
+                    tt_predict_bits(m, bits.as_ptr(), std::ptr::null(), n_rows, nf, lp, nl, e),
+                    tt_predict_proba_bits(
+                        m,
+                        bits_m.as_ptr(),
+                        mask_m.as_ptr(),
+                        n_rows,
+                        nf,
+                        pp,
+                        np,
+                        e,
+                    ),
+                    tt_predict_csr(
+                        m,
+                        off.as_ptr(),
+                        idx.as_ptr(),
+                        idx.len(),
+                        n_rows,
+                        nf,
+                        lp,
+                        nl,
+                        e,
+                    ),
+                    tt_predict_proba_csr(
+                        m,
+                        off.as_ptr(),
+                        idx.as_ptr(),
+                        idx.len(),
+                        n_rows,
+                        nf,
+                        pp,
+                        np,
+                        e,
+                    ),
+                ];
+                assert!(rcs.iter().all(|&rc| rc == TT_OK), "{rcs:?}");
+                assert!(!tt_model_kernel(m).is_null());
+                for k in [Kernel::Branchy, Kernel::BranchFree] {
+                    let t = model.tree().with_kernel(k);
+                    t.predict(&x, n_rows, &mut l).unwrap();
+                    t.predict_proba(&xf, n_rows, &mut p).unwrap();
+                    t.predict_proba_bits(&bits_m, Some(&mask_m), n_rows, &mut p)
+                        .unwrap();
+                    t.predict_csr(&off, &idx, n_rows, &mut l).unwrap();
+                    t.leaf(&x[..nf]).unwrap();
+                }
+            };
+            // Warm-up (lazy statics, thread-locals, first-touch of anything).
+            for _ in 0..3 {
+                calls();
+            }
+            let before = allocs();
+            for _ in 0..200 {
+                calls();
+            }
+            let after = allocs();
+            assert_eq!(
+                after - before,
+                0,
+                "{}: {n_rows}-row predict calls allocated {} times",
+                g.name,
+                after - before
+            );
+        }
+        tt_free(m);
+    }
+    // The counter itself works.
+    let before = allocs();
+    let v = std::hint::black_box(vec![1u8; 10]);
+    drop(v);
+    assert!(allocs() > before);
+}
