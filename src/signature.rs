@@ -81,6 +81,21 @@ pub fn sign(bytes: &[u8], key: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Where a file's signature trailer sits, if the file carries one (intact or not).
+///
+/// A file is treated as signed when its last 64 bytes start with the trailer magic, or when its
+/// header's declared length plus 64 is its length (the trailer magic itself was damaged). Either
+/// way a damaged signed file is reported as tampered, never as unsigned: "unsigned" invites an
+/// operator to re-sign it.
+fn trailer_start(bytes: &[u8]) -> Option<usize> {
+    let at = bytes.len().checked_sub(TRAILER_LEN)?;
+    if bytes[at..at + 8] == TRAILER_MAGIC || declared_len(bytes) == Some(at) {
+        Some(at)
+    } else {
+        None
+    }
+}
+
 /// Check the signature of `bytes` with `key`, before any structural parsing.
 pub fn verify(bytes: &[u8], key: &[u8]) -> Result<()> {
     if key.is_empty() {
@@ -89,19 +104,27 @@ pub fn verify(bytes: &[u8], key: &[u8]) -> Result<()> {
             "signature verification was requested without a key",
         ));
     }
-    let unsigned = || {
+    let model_len = trailer_start(bytes).ok_or_else(|| {
         Error::new(
             Status::Unsigned,
             "the model carries no signature trailer (sign it with `thetatree sign`)",
         )
+    })?;
+    let tampered = |at: usize, what: &str| {
+        Error::at(
+            Status::BadSignature,
+            at as u64,
+            format!("signature mismatch: {what}; the file was modified after it was signed"),
+        )
     };
-    let model_len = declared_len(bytes).ok_or_else(unsigned)?;
-    let total = model_len.checked_add(TRAILER_LEN).ok_or_else(unsigned)?;
-    if bytes.len() != total || !is_trailer(&bytes[model_len..], model_len as u64) {
-        return Err(unsigned());
-    }
     let trailer = &bytes[model_len..];
     if trailer[8..16] != key_id(key) {
+        if trailer[..8] != TRAILER_MAGIC {
+            return Err(tampered(
+                model_len,
+                "the signature trailer's magic is damaged",
+            ));
+        }
         return Err(Error::at(
             Status::KeyMismatch,
             model_len as u64 + 8,
@@ -112,13 +135,17 @@ pub fn verify(bytes: &[u8], key: &[u8]) -> Result<()> {
     m.update(&bytes[..model_len]);
     m.update(&trailer[..32]);
     // `verify_slice` compares in constant time.
-    m.verify_slice(&trailer[32..]).map_err(|_| {
-        Error::at(
-            Status::BadSignature,
-            model_len as u64 + 32,
-            "signature mismatch: the model was modified after it was signed",
-        )
-    })
+    m.verify_slice(&trailer[32..])
+        .map_err(|_| tampered(model_len + 32, "the HMAC does not match"))?;
+    // The MAC covers these fields, so they can only disagree if the signer wrote them wrong;
+    // check anyway so that a signed file always has exactly the shape `sign` writes.
+    if !is_trailer(trailer, model_len as u64) || declared_len(bytes) != Some(model_len) {
+        return Err(tampered(
+            model_len,
+            "the trailer does not match the model's length",
+        ));
+    }
+    Ok(())
 }
 
 /// SHA-256 of the model bytes (without any signature trailer): the model's identity.
