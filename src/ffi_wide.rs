@@ -133,9 +133,10 @@ pub extern "C" fn tt_predict_bits(
         if out_labels.is_null() {
             return Err(null("out"));
         }
-        let (xs, ms) = bits_args(model, x, missing, n_rows, n_cols)?;
-        // The C contract gives out_len writable values in out_labels.
+        // Output first, so that a call whose out_len is too short for n_rows fails before the
+        // inputs (sized by n_rows) are touched. The C contract gives out_len writable values.
         let out = output(out_labels, out_len, n_rows, 1)?;
+        let (xs, ms) = bits_args(model, x, missing, n_rows, n_cols)?;
         model.tree().predict_bits(xs, ms, n_rows, out)
     })
 }
@@ -159,9 +160,10 @@ pub extern "C" fn tt_predict_proba_bits(
         if out.is_null() {
             return Err(null("out"));
         }
-        let (xs, ms) = bits_args(model, x, missing, n_rows, n_cols)?;
-        // The C contract gives out_len writable values in out.
+        // Output first, so that a call whose out_len is too short for n_rows fails before the
+        // inputs (sized by n_rows) are touched. The C contract gives out_len writable values.
         let os = output(out, out_len, n_rows, 2)?;
+        let (xs, ms) = bits_args(model, x, missing, n_rows, n_cols)?;
         model.tree().predict_proba_bits(xs, ms, n_rows, os)
     })
 }
@@ -216,9 +218,10 @@ pub extern "C" fn tt_predict_csr(
         if out_labels.is_null() {
             return Err(null("out"));
         }
-        let (offs, idx) = csr_args(model, row_offsets, indices, n_indices, n_rows, n_cols)?;
-        // The C contract gives out_len writable values in out_labels.
+        // Output first, so that a call whose out_len is too short for n_rows fails before the
+        // inputs (sized by n_rows) are touched. The C contract gives out_len writable values.
         let out = output(out_labels, out_len, n_rows, 1)?;
+        let (offs, idx) = csr_args(model, row_offsets, indices, n_indices, n_rows, n_cols)?;
         model
             .tree()
             .predict_csr(offs, idx, n_rows, out)
@@ -245,9 +248,10 @@ pub extern "C" fn tt_predict_proba_csr(
         if out.is_null() {
             return Err(null("out"));
         }
-        let (offs, idx) = csr_args(model, row_offsets, indices, n_indices, n_rows, n_cols)?;
-        // The C contract gives out_len writable values in out.
+        // Output first, so that a call whose out_len is too short for n_rows fails before the
+        // inputs (sized by n_rows) are touched. The C contract gives out_len writable values.
         let os = output(out, out_len, n_rows, 2)?;
+        let (offs, idx) = csr_args(model, row_offsets, indices, n_indices, n_rows, n_cols)?;
         model
             .tree()
             .predict_proba_csr(offs, idx, n_rows, os)

@@ -677,7 +677,8 @@ impl<'a> Tree<'a> {
     // ---- sparse (CSR) rows ---------------------------------------------------------------
 
     /// Check a CSR matrix completely before anything is written: `offsets` has `n_rows + 1`
-    /// non-decreasing entries ending within `indices`, and each row's indices are strictly
+    /// non-decreasing entries (checked first, for all rows) ending within `indices`, and each
+    /// row's indices are strictly
     /// increasing and `< n_features`. Errors are `TT_ERR_SHAPE` with `row` set (and `column` =
     /// the offending feature index for a bad index, else -1), or `TT_ERR_LENGTH` when the
     /// offsets point past `indices` or the output is too short.
@@ -710,17 +711,23 @@ impl<'a> Tree<'a> {
                 ),
             ));
         }
+        // Offsets first: once they are non-decreasing and the last is within `indices`, every
+        // row's range is too (checking them row by row with the indices would slice past the
+        // end on offsets like [0, 100, 5]).
+        if let Some(r) = offsets.windows(2).position(|w| w[0] > w[1]) {
+            return Err(shape_row(
+                r,
+                None,
+                format!(
+                    "row {r}: row_offsets decrease ({} then {})",
+                    offsets[r],
+                    offsets[r + 1]
+                ),
+            ));
+        }
         let nf = self.n_features as u64;
         for r in 0..n_rows {
-            let (s, e) = (offsets[r], offsets[r + 1]);
-            if s > e {
-                return Err(shape_row(
-                    r,
-                    None,
-                    format!("row {r}: row_offsets decrease ({s} then {e})"),
-                ));
-            }
-            let row = &indices[s..e];
+            let row = &indices[offsets[r]..offsets[r + 1]];
             // Branch-free scan (vectorisable); the slow path below only runs on failure.
             let mut ok = row.last().map_or(true, |&j| (j as u64) < nf);
             for w in row.windows(2) {

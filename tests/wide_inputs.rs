@@ -650,6 +650,11 @@ fn csr_argument_and_structure_errors_write_nothing() {
     let (rc, row, _, msg) = run(&[0, 4, 2, 6], &[0, 1, 2, 3, 4, 5], 6, n_rows, nf, 6);
     assert_eq!((rc, row), (TT_ERR_SHAPE, 1), "{msg}");
     assert!(msg.contains("decrease"), "{msg}");
+    // A middle offset past the indices, the last one within them: a decrease, found before any
+    // row's indices are read (regression: row 0 used to be sliced up to offset 100 and panic).
+    let (rc, row, _, msg) = run(&[0, 100, 5, 6], &[0, 1, 2, 3, 4, 5], 6, n_rows, nf, 6);
+    assert_eq!((rc, row), (TT_ERR_SHAPE, 1), "{msg}");
+    assert!(msg.contains("decrease"), "{msg}");
     // An error in a later row still writes nothing for earlier rows.
     let (rc, row, _, _) = run(&off, &[1, 50, 3, 199, 0, 0], 6, n_rows, nf, 6);
     assert_eq!((rc, row), (TT_ERR_SHAPE, 2));
