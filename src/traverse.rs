@@ -784,8 +784,16 @@ impl<'a> Tree<'a> {
             let row = &indices[offsets[r]..offsets[r + 1]];
             // j < n_features <= 64 * N (check_csr and the caller's choice of N), so the mask
             // never changes the word index; it only lets the compiler drop the bounds check.
+            // The indices are sorted, so each word's bits arrive as one run: accumulate the run
+            // in a register and store it (whole) at every step. Stores only, no `|=` on memory:
+            // read-modify-writes of the word just stored cost ~60 % of the CSR time (perf).
+            let (mut word, mut bits) = (usize::MAX, 0u64);
             for &j in row {
-                set[(j >> 6) as usize & (N - 1)] |= 1u64 << (j & 63);
+                let w = (j >> 6) as usize & (N - 1);
+                let keep = ((w == word) as u64).wrapping_neg();
+                bits = (bits & keep) | (1u64 << (j & 63));
+                word = w;
+                set[w] = bits;
             }
             // Sparse rows hold no invalid value: the walk cannot fail.
             if let Ok(leaf) = self.walk(BitsRow(set.as_ptr())) {

@@ -355,6 +355,29 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
     Ok(layout)
 }
 
+/// A split whose missing-value direction is yet to be compared with its children's counts.
+struct PendingSplit {
+    parent: usize,
+    right: usize,
+    missing_right: bool,
+    n_left: f64,
+}
+
+impl PendingSplit {
+    /// The missing direction must name the child with more training samples (left on a tie).
+    fn check(&self, n_right: f64, node_at: &impl Fn(usize, usize) -> u64) -> Result<()> {
+        let (i, nl, nr) = (self.parent, self.n_left, n_right);
+        if self.missing_right != (nr > nl) {
+            return Err(Error::at(
+                Status::Corrupt,
+                node_at(i, 0),
+                format!("node {i}: missing-value direction disagrees with the children's sample counts ({nl} left, {nr} right)"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
     let (noff, nlen) = l.sections[SEC_NODES];
     let (soff, slen) = l.sections[SEC_STATS];
@@ -381,6 +404,10 @@ fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
     let mut max_depth = 0u32;
     let mut next_leaf = 0u32;
     let left_adjacent = l.flags & FLAG_LEFT_ADJACENT != 0;
+    // Splits whose missing direction is checked when their right child is reached; in a
+    // pre-order tree this is a stack no deeper than the tree.
+    let mut pending: Vec<PendingSplit> =
+        Vec::with_capacity(l.max_depth.min(MAX_DEPTH) as usize + 1);
     for i in 0..n {
         let node = &nodes[i];
         let d = depth[i];
@@ -400,6 +427,11 @@ fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
                 stat_at(i),
                 format!("node {i}: n_samples {ns} is not a finite non-negative number"),
             ));
+        }
+        if pending.last().is_some_and(|p| p.right == i) {
+            if let Some(p) = pending.pop() {
+                p.check(ns, &node_at)?;
+            }
         }
         match node.tag.get() {
             TAG_SPLIT_MISSING_LEFT | TAG_SPLIT_MISSING_RIGHT => {
@@ -441,14 +473,18 @@ fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
                 if left_adjacent && left != i + 1 {
                     return Err(Error::at(Status::Layout, node_at(i, 2), format!("node {i}: left child {left} is not at {} as the header's pre-order flag promises", i + 1)));
                 }
-                let (nl, nr) = (stats[left].n_samples.get(), stats[right].n_samples.get());
-                let want_right = nr > nl;
-                if (node.tag.get() == TAG_SPLIT_MISSING_RIGHT) != want_right {
-                    return Err(Error::at(
-                        Status::Corrupt,
-                        node_at(i, 0),
-                        format!("node {i}: missing-value direction disagrees with the children's sample counts ({nl} left, {nr} right)"),
-                    ));
+                let split = PendingSplit {
+                    parent: i,
+                    right,
+                    missing_right: node.tag.get() == TAG_SPLIT_MISSING_RIGHT,
+                    n_left: stats[left].n_samples.get(),
+                };
+                if left_adjacent {
+                    // Pre-order: the right child follows the whole left subtree; compare when
+                    // the walk reaches it (a sequential read, not a cache miss into the stats).
+                    pending.push(split);
+                } else {
+                    split.check(stats[right].n_samples.get(), &node_at)?;
                 }
                 let counts_ok = (c0.is_finite() && c0 >= 0.0 && c1.is_finite() && c1 >= 0.0)
                     || (c0.is_nan() && c1.is_nan());
@@ -518,6 +554,11 @@ fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
                 ));
             }
         }
+    }
+    // Left-adjacent but not in pre-order (right children reached out of stack order): check
+    // the rest directly.
+    for p in pending {
+        p.check(stats[p.right].n_samples.get(), &node_at)?;
     }
     if next_leaf != l.n_leaves {
         return Err(Error::at(

@@ -2010,3 +2010,53 @@ fn compiler_refuses_metadata_nested_deeper_than_the_loader_accepts() {
         expect_input_error(&own);
     }
 }
+
+/// A left-adjacent tree that is not in pre-order (node 0's right child comes before node 1's):
+/// valid, and its missing directions are still checked (the validator's pre-order fast path
+/// defers each check to the right child; out-of-order ones are checked at the end).
+#[test]
+fn left_adjacent_tree_out_of_pre_order() {
+    let spec = |dir0: bool, dir1: bool| ModelSpec {
+        nodes: vec![
+            NodeSpec::Split {
+                feature: 0,
+                left: 1,
+                right: 3,
+                missing_right: dir0,
+            },
+            NodeSpec::Split {
+                feature: 1,
+                left: 2,
+                right: 4,
+                missing_right: dir1,
+            },
+            leaf([3.0, 1.0]),
+            leaf([0.0, 5.0]),
+            leaf([1.0, 2.0]),
+        ],
+        stats: vec![
+            [12.0, 4.0, 8.0],
+            [7.0, 4.0, 3.0],
+            [4.0, 3.0, 1.0],
+            [5.0, 0.0, 5.0],
+            [3.0, 1.0, 2.0],
+        ],
+        ..base_spec()
+    };
+    let ok = encode(&spec(false, false));
+    assert_eq!(get_u32(&ok, 20) & FLAG_LEFT_ADJACENT, FLAG_LEFT_ADJACENT);
+    let m = expect_ok(&ok);
+    // Row (f0 = 0, f1 = 1) reaches leaf B; (1, *) reaches leaf C.
+    assert_eq!(
+        m.tree().leaf(&[0i8, 1, 0]).unwrap().probabilities,
+        [1.0 / 3.0, 2.0 / 3.0]
+    );
+    assert_eq!(
+        m.tree().leaf(&[1i8, 0, 0]).unwrap().probabilities,
+        [0.0, 1.0]
+    );
+    for (d0, d1, node) in [(true, false, 0), (false, true, 1)] {
+        let b = encode(&spec(d0, d1));
+        expect(&b, Status::Corrupt, Some(node_word(&b, node, 0) as u64));
+    }
+}
