@@ -338,7 +338,79 @@ pub(crate) fn aligned<T>(p: *const T, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Validate a predict call's arguments and return the input and output slices.
+/// `count` elements of `T` starting at `p` as a slice, after the NULL / alignment / size checks.
+///
+/// Trusts the C API contract: a non-null `p` points to `count` readable elements.
+pub(crate) fn input<'a, T>(p: *const T, count: usize, what: &str) -> Result<&'a [T]> {
+    if p.is_null() {
+        return Err(null(what));
+    }
+    aligned(p, what)?;
+    if count
+        .checked_mul(std::mem::size_of::<T>())
+        .map_or(true, |b| b > isize::MAX as usize)
+    {
+        return Err(Error::new(
+            Status::Shape,
+            format!("`{what}` would hold {count} values, which overflows"),
+        ));
+    }
+    // SAFETY: non-null, aligned, size fits isize, and `count` readable values per the contract.
+    Ok(unsafe { std::slice::from_raw_parts(p, count) })
+}
+
+/// The output slice of `n_rows * per_row` values, checked against `out_len`.
+///
+/// Trusts the C API contract: a non-null `out` points to `out_len` writable values that do not
+/// alias the inputs.
+pub(crate) fn output<'a, O>(
+    out: *mut O,
+    out_len: usize,
+    n_rows: usize,
+    per_row: usize,
+) -> Result<&'a mut [O]> {
+    if out.is_null() {
+        return Err(null("out"));
+    }
+    aligned(out as *const O, "out")?;
+    let n_out = n_rows
+        .checked_mul(per_row)
+        .filter(|n| {
+            n.checked_mul(std::mem::size_of::<O>())
+                .is_some_and(|b| b <= isize::MAX as usize)
+        })
+        .ok_or_else(|| {
+            Error::new(
+                Status::Shape,
+                format!("output size for {n_rows} rows overflows"),
+            )
+        })?;
+    if out_len < n_out {
+        return Err(Error::new(
+            Status::Length,
+            format!("out_len is {out_len}, the call needs {n_out} ({n_rows} rows x {per_row})"),
+        ));
+    }
+    // SAFETY: non-null, aligned, and at least n_out <= out_len writable values (contract).
+    Ok(unsafe { std::slice::from_raw_parts_mut(out, n_out) })
+}
+
+pub(crate) fn check_cols(model: &Model, n_cols: usize) -> Result<()> {
+    if n_cols != model.n_features() {
+        return Err(Error::new(
+            Status::Shape,
+            format!(
+                "n_cols is {n_cols}, the model expects {} features",
+                model.n_features()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Validate a predict call's arguments and return the input and output slices. The order of
+/// the checks is part of the contract the fuzz target `predict` checks: NULLs, alignment,
+/// shape, then lengths; no slice is made before all of them passed.
 #[allow(clippy::too_many_arguments)]
 fn predict_args<'a, T: Cell, O>(
     m: *const tt_model,
@@ -358,15 +430,7 @@ fn predict_args<'a, T: Cell, O>(
     }
     aligned(x, "x")?;
     aligned(out as *const O, "out")?;
-    if n_cols != model.n_features() {
-        return Err(Error::new(
-            Status::Shape,
-            format!(
-                "n_cols is {n_cols}, the model expects {} features",
-                model.n_features()
-            ),
-        ));
-    }
+    check_cols(model, n_cols)?;
     let n_in = n_rows
         .checked_mul(n_cols)
         .filter(|n| {
@@ -379,29 +443,9 @@ fn predict_args<'a, T: Cell, O>(
                 format!("n_rows {n_rows} * n_cols {n_cols} overflows"),
             )
         })?;
-    let n_out = n_rows
-        .checked_mul(per_row)
-        .filter(|n| {
-            n.checked_mul(std::mem::size_of::<O>())
-                .is_some_and(|b| b <= isize::MAX as usize)
-        })
-        .ok_or_else(|| {
-            Error::new(
-                Status::Shape,
-                format!("output size for {n_rows} rows overflows"),
-            )
-        })?;
-    if out_len < n_out {
-        return Err(Error::new(
-            Status::Length,
-            format!("out_len is {out_len}, the call needs {n_out} ({n_rows} rows x {per_row})"),
-        ));
-    }
-    // SAFETY: non-null, aligned, and the caller guarantees n_rows * n_cols readable values in x
-    // and out_len writable values in out, not aliasing each other (API contract).
-    let xs = unsafe { std::slice::from_raw_parts(x, n_in) };
-    // SAFETY: as above; we only hand out the n_out values the call writes.
-    let os = unsafe { std::slice::from_raw_parts_mut(out, n_out) };
+    let os = output(out, out_len, n_rows, per_row)?;
+    // The C contract gives n_rows * n_cols readable values in x (size checked above).
+    let xs = input(x, n_in, "x")?;
     Ok((model, xs, os))
 }
 

@@ -3,91 +3,31 @@
 //! shape / length / alignment errors write no output, panics become `TT_ERR_PANIC`.
 
 use crate::error::{Error, Result, Status};
-use crate::ffi::{aligned, guard, model_ref, named, null, tt_error, tt_model};
-use crate::model::Model;
+use crate::ffi::{check_cols, guard, input, model_ref, named, null, output, tt_error, tt_model};
+use crate::traverse::Tree;
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// `count` elements of `T` starting at `p` as a slice, after the NULL / alignment / size checks.
-///
-/// Like `ffi::predict_args`, this trusts the C API contract: a non-null `p` points to `count`
-/// readable elements.
-fn input<'a, T>(p: *const T, count: usize, what: &str) -> Result<&'a [T]> {
-    if p.is_null() {
-        return Err(null(what));
-    }
-    aligned(p, what)?;
-    if count
-        .checked_mul(std::mem::size_of::<T>())
-        .map_or(true, |b| b > isize::MAX as usize)
-    {
-        return Err(Error::new(
-            Status::Shape,
-            format!("`{what}` would hold {count} values, which overflows"),
-        ));
-    }
-    // SAFETY: non-null, aligned, size fits isize, and `count` readable values per the contract.
-    Ok(unsafe { std::slice::from_raw_parts(p, count) })
-}
-
-/// The output slice of `n_rows * per_row` values, checked against `out_len`.
-///
-/// Trusts the C API contract: a non-null `out` points to `out_len` writable values that do not
-/// alias the inputs.
-fn output<'a, O>(
-    out: *mut O,
-    out_len: usize,
-    n_rows: usize,
-    per_row: usize,
-) -> Result<&'a mut [O]> {
-    if out.is_null() {
-        return Err(null("out"));
-    }
-    aligned(out as *const O, "out")?;
-    let n_out = n_rows
-        .checked_mul(per_row)
-        .filter(|n| {
-            n.checked_mul(std::mem::size_of::<O>())
-                .is_some_and(|b| b <= isize::MAX as usize)
-        })
-        .ok_or_else(|| {
-            Error::new(
-                Status::Shape,
-                format!("output size for {n_rows} rows overflows"),
-            )
-        })?;
-    if out_len < n_out {
-        return Err(Error::new(
-            Status::Length,
-            format!("out_len is {out_len}, the call needs {n_out} ({n_rows} rows x {per_row})"),
-        ));
-    }
-    // SAFETY: non-null, aligned, and at least n_out <= out_len writable values (contract).
-    Ok(unsafe { std::slice::from_raw_parts_mut(out, n_out) })
-}
-
-fn check_cols(model: &Model, n_cols: usize) -> Result<()> {
-    if n_cols != model.n_features() {
-        return Err(Error::new(
-            Status::Shape,
-            format!(
-                "n_cols is {n_cols}, the model expects {} features",
-                model.n_features()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// The input and optional mask of a bit-packed call.
-#[allow(clippy::type_complexity)]
-fn bits_args<'a>(
-    model: &Model,
+/// The shared body of the bit-packed calls: argument checks (output first, so that a call
+/// whose `out_len` is too short for `n_rows` fails before the inputs, sized by `n_rows`, are
+/// touched), then `predict` on the checked slices.
+#[allow(clippy::too_many_arguments)]
+fn bits_call<O>(
+    m: *const tt_model,
     x: *const u64,
     missing: *const u64,
     n_rows: usize,
     n_cols: usize,
-) -> Result<(&'a [u64], Option<&'a [u64]>)> {
+    out: *mut O,
+    out_len: usize,
+    per_row: usize,
+    predict: impl FnOnce(Tree<'_>, &[u64], Option<&[u64]>, &mut [O]) -> Result<()>,
+) -> Result<()> {
+    let model = model_ref(m)?;
+    if out.is_null() {
+        return Err(null("out"));
+    }
+    let os = output(out, out_len, n_rows, per_row)?;
     if x.is_null() {
         return Err(null("x"));
     }
@@ -106,7 +46,7 @@ fn bits_args<'a>(
     } else {
         Some(input(missing, words, "missing")?)
     };
-    Ok((xs, ms))
+    predict(model.tree(), xs, ms, os)
 }
 
 /// Predict class labels for `n_rows` bit-packed rows. Each row is `ceil(n_cols / 64)` uint64
@@ -129,15 +69,17 @@ pub extern "C" fn tt_predict_bits(
     err: *mut tt_error,
 ) -> i32 {
     guard(err, || {
-        let model = model_ref(m)?;
-        if out_labels.is_null() {
-            return Err(null("out"));
-        }
-        // Output first, so that a call whose out_len is too short for n_rows fails before the
-        // inputs (sized by n_rows) are touched. The C contract gives out_len writable values.
-        let out = output(out_labels, out_len, n_rows, 1)?;
-        let (xs, ms) = bits_args(model, x, missing, n_rows, n_cols)?;
-        model.tree().predict_bits(xs, ms, n_rows, out)
+        bits_call(
+            m,
+            x,
+            missing,
+            n_rows,
+            n_cols,
+            out_labels,
+            out_len,
+            1,
+            |t, x, mask, o| t.predict_bits(x, mask, n_rows, o),
+        )
     })
 }
 
@@ -156,26 +98,40 @@ pub extern "C" fn tt_predict_proba_bits(
     err: *mut tt_error,
 ) -> i32 {
     guard(err, || {
-        let model = model_ref(m)?;
-        if out.is_null() {
-            return Err(null("out"));
-        }
-        // Output first, so that a call whose out_len is too short for n_rows fails before the
-        // inputs (sized by n_rows) are touched. The C contract gives out_len writable values.
-        let os = output(out, out_len, n_rows, 2)?;
-        let (xs, ms) = bits_args(model, x, missing, n_rows, n_cols)?;
-        model.tree().predict_proba_bits(xs, ms, n_rows, os)
+        bits_call(
+            m,
+            x,
+            missing,
+            n_rows,
+            n_cols,
+            out,
+            out_len,
+            2,
+            |t, x, mask, o| t.predict_proba_bits(x, mask, n_rows, o),
+        )
     })
 }
 
-fn csr_args<'a>(
-    model: &Model,
+/// The shared body of the CSR calls (checks in the order of [`bits_call`]); input-value
+/// errors name the feature.
+#[allow(clippy::too_many_arguments)]
+fn csr_call<O>(
+    m: *const tt_model,
     row_offsets: *const usize,
     indices: *const u32,
     n_indices: usize,
     n_rows: usize,
     n_cols: usize,
-) -> Result<(&'a [usize], &'a [u32])> {
+    out: *mut O,
+    out_len: usize,
+    per_row: usize,
+    predict: impl FnOnce(Tree<'_>, &[usize], &[u32], &mut [O]) -> Result<()>,
+) -> Result<()> {
+    let model = model_ref(m)?;
+    if out.is_null() {
+        return Err(null("out"));
+    }
+    let os = output(out, out_len, n_rows, per_row)?;
     if row_offsets.is_null() {
         return Err(null("row_offsets"));
     }
@@ -189,7 +145,7 @@ fn csr_args<'a>(
     // The C contract gives n_rows + 1 readable offsets and n_indices readable indices.
     let offs = input(row_offsets, n_off, "row_offsets")?;
     let idx = input(indices, n_indices, "indices")?;
-    Ok((offs, idx))
+    predict(model.tree(), offs, idx, os).map_err(|e| named(model, e))
 }
 
 /// Predict class labels for `n_rows` sparse rows in CSR form: row `r`'s present features
@@ -214,18 +170,18 @@ pub extern "C" fn tt_predict_csr(
     err: *mut tt_error,
 ) -> i32 {
     guard(err, || {
-        let model = model_ref(m)?;
-        if out_labels.is_null() {
-            return Err(null("out"));
-        }
-        // Output first, so that a call whose out_len is too short for n_rows fails before the
-        // inputs (sized by n_rows) are touched. The C contract gives out_len writable values.
-        let out = output(out_labels, out_len, n_rows, 1)?;
-        let (offs, idx) = csr_args(model, row_offsets, indices, n_indices, n_rows, n_cols)?;
-        model
-            .tree()
-            .predict_csr(offs, idx, n_rows, out)
-            .map_err(|e| named(model, e))
+        csr_call(
+            m,
+            row_offsets,
+            indices,
+            n_indices,
+            n_rows,
+            n_cols,
+            out_labels,
+            out_len,
+            1,
+            |t, offs, idx, o| t.predict_csr(offs, idx, n_rows, o),
+        )
     })
 }
 
@@ -244,18 +200,18 @@ pub extern "C" fn tt_predict_proba_csr(
     err: *mut tt_error,
 ) -> i32 {
     guard(err, || {
-        let model = model_ref(m)?;
-        if out.is_null() {
-            return Err(null("out"));
-        }
-        // Output first, so that a call whose out_len is too short for n_rows fails before the
-        // inputs (sized by n_rows) are touched. The C contract gives out_len writable values.
-        let os = output(out, out_len, n_rows, 2)?;
-        let (offs, idx) = csr_args(model, row_offsets, indices, n_indices, n_rows, n_cols)?;
-        model
-            .tree()
-            .predict_proba_csr(offs, idx, n_rows, os)
-            .map_err(|e| named(model, e))
+        csr_call(
+            m,
+            row_offsets,
+            indices,
+            n_indices,
+            n_rows,
+            n_cols,
+            out,
+            out_len,
+            2,
+            |t, offs, idx, o| t.predict_proba_csr(offs, idx, n_rows, o),
+        )
     })
 }
 
