@@ -160,6 +160,7 @@ fn check_deep_model(m: &Model, depth: usize) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "an 8,193-node chain: ~3 minutes under Miri")]
 fn depth_at_cap_loads_and_predicts() {
     let depth = MAX_DEPTH as usize;
     let b = encode(&chain_spec(depth));
@@ -205,6 +206,7 @@ fn depth_at_cap_loads_and_predicts() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "an 8,193-node chain: ~3 minutes under Miri")]
 fn depth_past_cap_is_refused_at_load() {
     let depth = MAX_DEPTH as usize + 1;
     let spec = chain_spec(depth);
