@@ -174,6 +174,16 @@ trait RowRead: Copy {
     /// # Safety
     /// `f < n_features` of the tree the row was checked against.
     unsafe fn route(self, f: usize, missing_right: bool) -> (bool, bool);
+    /// Branchy form for the branchy kernel: `Some(go_right)`, or `None` for an invalid value.
+    ///
+    /// # Safety
+    /// As for [`RowRead::route`].
+    #[inline(always)]
+    unsafe fn route_branchy(self, f: usize, missing_right: bool) -> Option<bool> {
+        // SAFETY: forwarded contract.
+        let (right, valid) = unsafe { self.route(f, missing_right) };
+        (!Self::CHECKED || valid).then_some(right)
+    }
 }
 
 /// A dense row of [`Cell`]s: a pointer to `n_features` readable cells.
@@ -208,6 +218,12 @@ impl<T: Cell> RowRead for DenseRow<T> {
         // `for_each_leaf` at `r * n_features` for `r < n_rows`, with the input's length checked
         // to be exactly `n_rows * n_features`.
         unsafe { *self.0.add(f) }.route_mask(missing_right)
+    }
+    #[inline(always)]
+    unsafe fn route_branchy(self, f: usize, missing_right: bool) -> Option<bool> {
+        // SAFETY: as for `route`. The match form keeps one predictable branch per common value
+        // (0, 1) instead of computing masks, so fewer instructions sit between cell loads.
+        unsafe { *self.0.add(f) }.route(missing_right)
     }
 }
 
@@ -353,17 +369,14 @@ impl<'a> Tree<'a> {
             }
             let f = node.a.get() as usize;
             // SAFETY: split feature indices are validated < n_features.
-            let (right, valid) = unsafe { row.route(f, tag == TAG_SPLIT_MISSING_RIGHT) };
-            if R::CHECKED && !valid {
-                return Err(f);
-            }
-            i = if right {
-                keep_branch();
-                node.c.get() as usize
-            } else if ADJ {
-                i + 1
-            } else {
-                node.b.get() as usize
+            i = match unsafe { row.route_branchy(f, tag == TAG_SPLIT_MISSING_RIGHT) } {
+                Some(false) if ADJ => i + 1,
+                Some(false) => node.b.get() as usize,
+                Some(true) => {
+                    keep_branch();
+                    node.c.get() as usize
+                }
+                None => return Err(f),
             };
         }
     }
