@@ -24,9 +24,6 @@ fn bits_call<O>(
     predict: impl FnOnce(Tree<'_>, &[u64], Option<&[u64]>, &mut [O]) -> Result<()>,
 ) -> Result<()> {
     let model = model_ref(m)?;
-    if out.is_null() {
-        return Err(null("out"));
-    }
     let os = output(out, out_len, n_rows, per_row)?;
     if x.is_null() {
         return Err(null("x"));
@@ -128,9 +125,6 @@ fn csr_call<O>(
     predict: impl FnOnce(Tree<'_>, &[usize], &[u32], &mut [O]) -> Result<()>,
 ) -> Result<()> {
     let model = model_ref(m)?;
-    if out.is_null() {
-        return Err(null("out"));
-    }
     let os = output(out, out_len, n_rows, per_row)?;
     if row_offsets.is_null() {
         return Err(null("row_offsets"));
