@@ -7,8 +7,8 @@
 # Environment: TT_REFERENCE_DIR (golden data, default <repo>/../shared/reference),
 # TT_REFERENCE_MODELS_DIR (compiled models, default <repo>/target/reference-models).
 #
-# The service in cmd/ has its own runner (cmd/thetatree-serve/run-tests.sh) and is not tested
-# here.
+# The REST service is its own module in service/ with its own runner (service/run-tests.sh);
+# it is not tested here.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)

@@ -4,7 +4,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 gomod=$(cd "$here/../../.." && pwd)
-repo=$(cd "$gomod/../.." && pwd)
+repo=$(cd "$gomod/.." && pwd)
 if [ ! -f "$repo/target/release/libthetatree.a" ]; then
   (cd "$repo" && cargo build --release)
 fi

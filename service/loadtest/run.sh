@@ -12,7 +12,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 gomod=$(cd "$here/.." && pwd)
-repo=$(cd "$gomod/../.." && pwd)
+repo=$(cd "$gomod/.." && pwd)
 ref=${TT_REFERENCE_DIR:-$repo/../shared/reference}
 DURATION=${DURATION:-15s}
 CONNECTIONS=${CONNECTIONS:-32}

@@ -4,7 +4,7 @@
 # Class 0 = poisonous, class 1 = edible (the reference pipeline's positive class is class=e).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../../../../.." && pwd)
+repo=$(cd "$here/../../../.." && pwd)
 ref=${TT_REFERENCE_DIR:-$repo/../shared/reference}
 bin=$repo/target/release/thetatree
 [ -x "$bin" ] || { echo "missing $bin: run cargo build --release in $repo" >&2; exit 1; }
