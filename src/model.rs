@@ -92,7 +92,7 @@ impl Model {
     }
 
     pub fn from_bytes_verified(bytes: &[u8], verify_key: Option<&[u8]>) -> Result<Model> {
-        if bytes.len() as u64 > MAX_FILE_LEN + signature::TRAILER_LEN as u64 {
+        if bytes.len() as u64 > MAX_FILE_LEN + TRAILER_LEN as u64 {
             return Err(Error::new(
                 Status::Limit,
                 format!("{} bytes exceed the cap of {MAX_FILE_LEN}", bytes.len()),
@@ -127,7 +127,7 @@ impl Model {
                 format!("{}: not a regular file", path.display()),
             ));
         }
-        if len > MAX_FILE_LEN + signature::TRAILER_LEN as u64 {
+        if len > MAX_FILE_LEN + TRAILER_LEN as u64 {
             return Err(Error::new(
                 Status::Limit,
                 format!(

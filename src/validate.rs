@@ -10,7 +10,6 @@
 
 use crate::error::{Error, Result, Status};
 use crate::format::*;
-use crate::signature;
 use zerocopy::FromBytes;
 
 /// Where the sections of a validated image are. Only [`validate`] creates one, so holding a
@@ -30,7 +29,7 @@ pub struct Layout {
     /// `(offset, length)` of each section, in [`SECTION_NAMES`] order.
     pub sections: [(usize, usize); N_SECTIONS],
     /// Whether a signature trailer follows the model (it is only *checked* by
-    /// [`crate::signature::verify`]).
+    /// `crate::signature::verify`).
     pub has_signature: bool,
 }
 
@@ -124,7 +123,7 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
     let model_len = file_len as usize;
     let has_signature = if bytes.len() == model_len {
         false
-    } else if signature::is_trailer(&bytes[model_len..], file_len) {
+    } else if is_trailer(&bytes[model_len..], file_len) {
         true
     } else {
         return Err(Error::at(
