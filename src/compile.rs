@@ -709,8 +709,8 @@ fn export_tree(model: &Model) -> Value {
     use zerocopy::FromBytes;
     let l = model.layout();
     let bytes = model.model_bytes();
-    let (no, nl) = l.sections[SEC_NODES];
-    let (so, sl) = l.sections[SEC_STATS];
+    let (no, nl) = l.section(SEC_NODES);
+    let (so, sl) = l.section(SEC_STATS);
     let nodes = <[RawNode]>::ref_from_bytes(&bytes[no..no + nl]).unwrap_or(&[]);
     let stats = <[RawStats]>::ref_from_bytes(&bytes[so..so + sl]).unwrap_or(&[]);
     let tree = model.tree();

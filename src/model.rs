@@ -168,11 +168,11 @@ impl Model {
 
     /// The model bytes proper (`file_len` bytes, no trailer).
     pub fn model_bytes(&self) -> &[u8] {
-        &self.storage.bytes()[..self.layout.model_len]
+        &self.storage.bytes()[..self.layout.model_len()]
     }
 
     fn section(&self, k: usize) -> &[u8] {
-        let (off, len) = self.layout.sections[k];
+        let (off, len) = self.layout.section(k);
         &self.storage.bytes()[off..off + len]
     }
 
@@ -181,25 +181,25 @@ impl Model {
     }
 
     pub fn n_features(&self) -> usize {
-        self.layout.n_features as usize
+        self.layout.n_features() as usize
     }
     pub fn n_classes(&self) -> usize {
-        self.layout.n_classes as usize
+        self.layout.n_classes() as usize
     }
     pub fn n_nodes(&self) -> usize {
-        self.layout.n_nodes as usize
+        self.layout.n_nodes() as usize
     }
     pub fn n_leaves(&self) -> usize {
-        self.layout.n_leaves as usize
+        self.layout.n_leaves() as usize
     }
     pub fn max_depth(&self) -> usize {
-        self.layout.max_depth as usize
+        self.layout.max_depth() as usize
     }
     pub fn crc32(&self) -> u32 {
-        self.layout.crc32
+        self.layout.crc32()
     }
     pub fn is_signed(&self) -> bool {
-        self.layout.has_signature
+        self.layout.has_signature()
     }
     pub fn is_mmapped(&self) -> bool {
         matches!(self.storage, Storage::Mmap(_))

@@ -52,7 +52,7 @@ pub fn sign(bytes: &[u8], key: &[u8]) -> Result<Vec<u8>> {
         return Err(Error::new(Status::NoKey, "signing needs a non-empty key"));
     }
     let layout = crate::validate::validate(bytes)?;
-    let model = &bytes[..layout.model_len];
+    let model = &bytes[..layout.model_len()];
     let mut out = model.to_vec();
     let mut trailer = [0u8; TRAILER_LEN];
     trailer[..KEY_ID].copy_from_slice(&TRAILER_MAGIC);

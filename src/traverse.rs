@@ -301,8 +301,8 @@ impl<'a> Tree<'a> {
     /// `model` and `layout` must come from one successful `validate` call (the constructor is
     /// crate-private so that only `Model` and tests holding a real `Layout` can build a Tree).
     pub(crate) fn new(model: &'a [u8], layout: &Layout) -> Tree<'a> {
-        let (noff, nlen) = layout.sections[SEC_NODES];
-        let (poff, plen) = layout.sections[SEC_PROBS];
+        let (noff, nlen) = layout.section(SEC_NODES);
+        let (poff, plen) = layout.section(SEC_PROBS);
         // Validation already proved both conversions succeed; empty fallbacks keep this panic-free.
         let nodes = <[RawNode]>::ref_from_bytes(&model[noff..noff + nlen]).unwrap_or(&[]);
         let probs = <[F64]>::ref_from_bytes(&model[poff..poff + plen]).unwrap_or(&[]);
@@ -313,9 +313,9 @@ impl<'a> Tree<'a> {
         Tree {
             nodes,
             probs,
-            n_features: layout.n_features as usize,
-            kernel: Kernel::for_shape(layout.n_leaves, layout.max_depth),
-            left_adjacent: layout.flags & FLAG_LEFT_ADJACENT != 0,
+            n_features: layout.n_features() as usize,
+            kernel: Kernel::for_shape(layout.n_leaves(), layout.max_depth()),
+            left_adjacent: layout.flags() & FLAG_LEFT_ADJACENT != 0,
         }
     }
 

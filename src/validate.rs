@@ -12,25 +12,65 @@ use crate::error::{Error, Result, Status};
 use crate::format::*;
 use zerocopy::FromBytes;
 
-/// Where the sections of a validated image are. Only [`validate`] creates one, so holding a
-/// `Layout` for some bytes means those bytes passed every check.
+/// Where the sections of a validated image are, and its header counts. Only [`validate`]
+/// creates one (the fields are private), so holding a `Layout` for some bytes means those bytes
+/// passed every check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
+    model_len: usize,
+    n_features: u32,
+    n_classes: u32,
+    n_nodes: u32,
+    n_leaves: u32,
+    max_depth: u32,
+    flags: u32,
+    format_minor: u16,
+    crc32: u32,
+    sections: [(usize, usize); N_SECTIONS],
+    has_signature: bool,
+}
+
+impl Layout {
     /// Length of the model proper (the header's `file_len`), excluding any signature trailer.
-    pub model_len: usize,
-    pub n_features: u32,
-    pub n_classes: u32,
-    pub n_nodes: u32,
-    pub n_leaves: u32,
-    pub max_depth: u32,
-    pub flags: u32,
-    pub format_minor: u16,
-    pub crc32: u32,
-    /// `(offset, length)` of each section, in [`SECTION_NAMES`] order.
-    pub sections: [(usize, usize); N_SECTIONS],
+    pub fn model_len(&self) -> usize {
+        self.model_len
+    }
+    pub fn n_features(&self) -> u32 {
+        self.n_features
+    }
+    pub fn n_classes(&self) -> u32 {
+        self.n_classes
+    }
+    pub fn n_nodes(&self) -> u32 {
+        self.n_nodes
+    }
+    pub fn n_leaves(&self) -> u32 {
+        self.n_leaves
+    }
+    pub fn max_depth(&self) -> u32 {
+        self.max_depth
+    }
+    /// The header flags (only known bits are ever set).
+    pub fn flags(&self) -> u32 {
+        self.flags
+    }
+    pub fn format_minor(&self) -> u16 {
+        self.format_minor
+    }
+    /// The CRC-32 stored in the header (equal to the bytes' CRC).
+    pub fn crc32(&self) -> u32 {
+        self.crc32
+    }
+    /// `(offset, length)` of section `k` (`SEC_*`, in [`SECTION_NAMES`] order). Panics if
+    /// `k >= N_SECTIONS`.
+    pub fn section(&self, k: usize) -> (usize, usize) {
+        self.sections[k]
+    }
     /// Whether a signature trailer follows the model (it is only *checked* by
     /// `crate::signature::verify`).
-    pub has_signature: bool,
+    pub fn has_signature(&self) -> bool {
+        self.has_signature
+    }
 }
 
 fn corrupt(offset: usize, msg: String) -> Error {

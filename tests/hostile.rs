@@ -360,7 +360,7 @@ fn base_model_is_valid_and_predicts_reference() {
         (m.n_nodes(), m.n_leaves(), m.max_depth(), m.n_features()),
         (5, 3, 2, 3)
     );
-    assert_eq!(m.layout().flags, FLAG_LEFT_ADJACENT);
+    assert_eq!(m.layout().flags(), FLAG_LEFT_ADJACENT);
     assert_eq!(section(&b, SEC_FEATURE_NAMES), (448, 30));
     let (rc, err, out) = ffi_load(&b, 0);
     assert_eq!(rc, TT_OK, "{}", err_message(&err));
@@ -422,7 +422,7 @@ fn wrong_major_version() {
 #[test]
 fn newer_minor_version_loads() {
     let b = forge(|b| b[10..12].copy_from_slice(&99u16.to_le_bytes()));
-    assert_eq!(expect_ok(&b).layout().format_minor, 99);
+    assert_eq!(expect_ok(&b).layout().format_minor(), 99);
 }
 
 #[test]
@@ -1195,7 +1195,7 @@ fn left_adjacent_flag_lie() {
     };
     let b = encode(&spec);
     let m = expect_ok(&b);
-    assert_eq!(m.layout().flags, 0);
+    assert_eq!(m.layout().flags(), 0);
     // value 0 -> left (node 2, label 0), value 1 -> right (node 1, label 1)
     let mut out = [9; 3];
     m.tree()

@@ -230,7 +230,7 @@ fn other_reference_json_shapes_give_identical_predictions() {
             Model::from_bytes(&base).unwrap(),
         );
         let section = |mdl: &Model, k: usize| {
-            let (o, l) = mdl.layout().sections[k];
+            let (o, l) = mdl.layout().section(k);
             mdl.model_bytes()[o..o + l].to_vec()
         };
         for k in 0..5 {
