@@ -736,7 +736,7 @@ fn export_tree(model: &Model) -> Value {
         o.insert("n_samples".into(), num(s.n_samples.get()));
         o.insert("class_counts".into(), counts);
         if n.tag.get() == TAG_LEAF {
-            let p = tree.probabilities(i);
+            let p = tree.leaf_at(i).map_or([f64::NAN; 2], |l| l.probabilities);
             o.insert("is_leaf".into(), Value::Bool(true));
             o.insert("type".into(), Value::String("leaf".into()));
             o.insert("prediction".into(), Value::from(n.b.get()));

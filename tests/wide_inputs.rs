@@ -108,7 +108,13 @@ fn kernels_agree_with_reference_on_int8_f64_bits_and_csr() {
             let want_labels: Vec<i32> = x
                 .chunks(nf.max(1))
                 .take(n_rows)
-                .map(|r| model.tree().label(reference_leaf(&g, r).unwrap()))
+                .map(|r| {
+                    model
+                        .tree()
+                        .leaf_at(reference_leaf(&g, r).unwrap())
+                        .unwrap()
+                        .label
+                })
                 .collect();
             let xf: Vec<f64> = x
                 .iter()
