@@ -45,6 +45,7 @@ fn version_macros_match_cargo() {
         TT_VERSION_PATCH.to_string(),
         env!("CARGO_PKG_VERSION_PATCH")
     );
+    // SAFETY: the library returns a static or model-owned NUL-terminated string; the model is live.
     let s = unsafe { std::ffi::CStr::from_ptr(tt_version_string()) };
     assert_eq!(
         s.to_str().unwrap(),

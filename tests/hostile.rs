@@ -210,7 +210,8 @@ fn ffi_load(bytes: &[u8], flags: u32) -> (i32, tt_error, *mut tt_model) {
     let mut out: *mut tt_model = std::ptr::null_mut();
     let mut err = zero_err();
     // An empty slice's pointer is dangling but non-null and aligned: fine for a 0-byte read.
-    let rc = tt_load_bytes(bytes.as_ptr(), bytes.len(), flags, &mut out, &mut err);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    let rc = unsafe { tt_load_bytes(bytes.as_ptr(), bytes.len(), flags, &mut out, &mut err) };
     (rc, err, out)
 }
 
@@ -311,21 +312,27 @@ fn ffi_predict_all(m: *const tt_model) -> (Vec<i32>, Vec<f64>) {
     let mut proba = vec![-7f64; 2 * n];
     let mut err = zero_err();
     assert_eq!(
-        tt_predict(m, x.as_ptr(), n, 3, labels.as_mut_ptr(), n, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict(m, x.as_ptr(), n, 3, labels.as_mut_ptr(), n, &mut err) },
         TT_OK
     );
     assert_eq!(
-        tt_predict_proba(m, x.as_ptr(), n, 3, proba.as_mut_ptr(), 2 * n, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict_proba(m, x.as_ptr(), n, 3, proba.as_mut_ptr(), 2 * n, &mut err) },
         TT_OK
     );
     let mut labels_f = vec![-7i32; n];
     let mut proba_f = vec![-7f64; 2 * n];
     assert_eq!(
-        tt_predict_f64(m, xf.as_ptr(), n, 3, labels_f.as_mut_ptr(), n, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict_f64(m, xf.as_ptr(), n, 3, labels_f.as_mut_ptr(), n, &mut err) },
         TT_OK
     );
     assert_eq!(
-        tt_predict_proba_f64(m, xf.as_ptr(), n, 3, proba_f.as_mut_ptr(), 2 * n, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba_f64(m, xf.as_ptr(), n, 3, proba_f.as_mut_ptr(), 2 * n, &mut err)
+        },
         TT_OK
     );
     assert_eq!(labels, labels_f);
@@ -366,7 +373,8 @@ fn base_model_is_valid_and_predicts_reference() {
     assert_eq!(rc, TT_OK, "{}", err_message(&err));
     let (labels, proba) = ffi_predict_all(out);
     check_reference_predictions(&labels, &proba);
-    tt_free(out);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(out) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1452,7 +1460,8 @@ fn misaligned_buffers_predict_identically() {
             let mut m: *mut tt_model = std::ptr::null_mut();
             let mut err = zero_err();
             assert_eq!(
-                tt_load_bytes(ptr, b.len(), flags, &mut m, &mut err),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe { tt_load_bytes(ptr, b.len(), flags, &mut m, &mut err) },
                 TT_OK,
                 "{}",
                 err_message(&err)
@@ -1464,15 +1473,18 @@ fn misaligned_buffers_predict_identically() {
                 reference.1.iter().map(|p| p.to_bits()).collect::<Vec<_>>()
             );
             // Metadata through the model as well.
+            // SAFETY: the library returns a static or model-owned NUL-terminated string; the model is live.
             let v = unsafe { CStr::from_ptr(tt_model_version(m)) };
             assert_eq!(v.to_str().unwrap(), "v1");
             let mut idx = 99usize;
             assert_eq!(
-                tt_feature_index(m, c"c".as_ptr(), &mut idx, &mut err),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe { tt_feature_index(m, c"c".as_ptr(), &mut idx, &mut err) },
                 TT_OK
             );
             assert_eq!(idx, 2);
-            tt_free(m);
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_free(m) };
         }
         // The pure loader (copies) and a borrowed model.
         let slice = &bytes[off..off + b.len()];
@@ -1488,7 +1500,8 @@ fn misaligned_buffers_predict_identically() {
         assert_eq!(mb.feature_index(b"a"), Some(1));
     }
     // A misaligned *input* matrix of i8 is fine (alignment 1); a misaligned f64 one is refused.
-    tt_free(aligned);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(aligned) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1515,7 +1528,8 @@ fn produce(status: Status) -> Option<i32> {
     };
     let code = match status {
         Status::Ok => load(&b),
-        Status::NullArg => tt_load_bytes(std::ptr::null(), 10, 0, &mut out, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        Status::NullArg => unsafe { tt_load_bytes(std::ptr::null(), 10, 0, &mut out, &mut err) },
         Status::Length
         | Status::Shape
         | Status::InputValue
@@ -1525,36 +1539,51 @@ fn produce(status: Status) -> Option<i32> {
             let x = [0i8, 1, 0, 1, 2, 0];
             let mut labels = [0i32; 2];
             let rc = match status {
-                Status::Length => tt_predict(m, x.as_ptr(), 2, 3, labels.as_mut_ptr(), 1, &mut err),
-                Status::Shape => tt_predict(m, x.as_ptr(), 3, 2, labels.as_mut_ptr(), 3, &mut err),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                Status::Length => unsafe {
+                    tt_predict(m, x.as_ptr(), 2, 3, labels.as_mut_ptr(), 1, &mut err)
+                },
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                Status::Shape => unsafe {
+                    tt_predict(m, x.as_ptr(), 3, 2, labels.as_mut_ptr(), 3, &mut err)
+                },
                 Status::InputValue => {
-                    let rc = tt_predict(m, x.as_ptr(), 2, 3, labels.as_mut_ptr(), 2, &mut err);
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    let rc = unsafe {
+                        tt_predict(m, x.as_ptr(), 2, 3, labels.as_mut_ptr(), 2, &mut err)
+                    };
                     assert_eq!((err.row, err.column), (1, 1));
                     rc
                 }
                 Status::NotFound => {
                     let mut name: *const c_char = std::ptr::null();
-                    tt_feature_name(m, 3, &mut name, &mut err)
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe { tt_feature_name(m, 3, &mut name, &mut err) }
                 }
                 _ => {
                     let mut p = [0f64; 5];
-                    let mis = unsafe { (p.as_mut_ptr() as *mut u8).add(1) } as *mut f64;
-                    tt_predict_proba(m, x.as_ptr(), 2, 3, mis, 4, &mut err)
+                    let mis = p.as_mut_ptr().wrapping_byte_add(1);
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe { tt_predict_proba(m, x.as_ptr(), 2, 3, mis, 4, &mut err) }
                 }
             };
-            tt_free(m);
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_free(m) };
             rc
         }
         Status::Io => {
             if cfg!(miri) {
                 return None; // no file system under Miri's isolation
             }
-            tt_load(
-                c"/nonexistent/thetatree/model.ttm".as_ptr(),
-                0,
-                &mut out,
-                &mut err,
-            )
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe {
+                tt_load(
+                    c"/nonexistent/thetatree/model.ttm".as_ptr(),
+                    0,
+                    &mut out,
+                    &mut err,
+                )
+            }
         }
         Status::BadMagic => load(b"XX"),
         Status::Version => load(&forge(|b| b[8] = 9)),
@@ -1571,46 +1600,58 @@ fn produce(status: Status) -> Option<i32> {
         Status::Limit => load(&forge(|b| set_u32(b, 44, u32::MAX))),
         Status::Graph => load(&forge(|b| set_u32(b, node_word(&base(), 2, 2), 2))),
         Status::Corrupt => load(&forge(|b| set_f64(b, prob(&base(), 0, 0), f64::NAN))),
-        Status::Flags => tt_load_bytes(
-            b.as_ptr(),
-            b.len(),
-            TT_LOAD_BORROW | TT_LOAD_COPY,
-            &mut out,
-            &mut err,
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        Status::Flags => unsafe {
+            tt_load_bytes(
+                b.as_ptr(),
+                b.len(),
+                TT_LOAD_BORROW | TT_LOAD_COPY,
+                &mut out,
+                &mut err,
+            )
+        },
         Status::Panic => return None, // see every_status_code_is_exercised
-        Status::Unsigned => tt_load_bytes_verified(
-            b.as_ptr(),
-            b.len(),
-            key.as_ptr(),
-            key.len(),
-            0,
-            &mut out,
-            &mut err,
-        ),
-        Status::KeyMismatch | Status::BadSignature => {
-            let mut s = thetatree::signature::sign(&b, b"other key").unwrap();
-            if status == Status::BadSignature {
-                s = thetatree::signature::sign(&b, key).unwrap();
-                s[200] ^= 4;
-            }
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        Status::Unsigned => unsafe {
             tt_load_bytes_verified(
-                s.as_ptr(),
-                s.len(),
+                b.as_ptr(),
+                b.len(),
                 key.as_ptr(),
                 key.len(),
                 0,
                 &mut out,
                 &mut err,
             )
+        },
+        Status::KeyMismatch | Status::BadSignature => {
+            let mut s = thetatree::signature::sign(&b, b"other key").unwrap();
+            if status == Status::BadSignature {
+                s = thetatree::signature::sign(&b, key).unwrap();
+                s[200] ^= 4;
+            }
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe {
+                tt_load_bytes_verified(
+                    s.as_ptr(),
+                    s.len(),
+                    key.as_ptr(),
+                    key.len(),
+                    0,
+                    &mut out,
+                    &mut err,
+                )
+            }
         }
-        Status::NoKey => tt_load_bytes(
-            b.as_ptr(),
-            b.len(),
-            TT_LOAD_REQUIRE_SIGNATURE,
-            &mut out,
-            &mut err,
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        Status::NoKey => unsafe {
+            tt_load_bytes(
+                b.as_ptr(),
+                b.len(),
+                TT_LOAD_REQUIRE_SIGNATURE,
+                &mut out,
+                &mut err,
+            )
+        },
     };
     if status != Status::Ok {
         assert!(out.is_null());
@@ -1651,9 +1692,11 @@ fn every_status_code_is_exercised() {
     assert_eq!(produced.len() + unreachable.len(), Status::ALL.len());
     // And tt_status_str names each of them.
     for s in Status::ALL {
+        // SAFETY: the library returns a static or model-owned NUL-terminated string; the model is live.
         let name = unsafe { CStr::from_ptr(tt_status_str(s as i32)) };
         assert_eq!(name.to_str().unwrap(), s.name());
     }
+    // SAFETY: the library returns a static or model-owned NUL-terminated string; the model is live.
     let unknown = unsafe { CStr::from_ptr(tt_status_str(9999)) };
     assert_eq!(unknown.to_str().unwrap(), "TT_ERR_UNKNOWN");
 }
@@ -1667,11 +1710,13 @@ fn ffi_argument_errors() {
     let mut out: *mut tt_model = std::ptr::null_mut();
     // NULL out / data / model / x / output.
     assert_eq!(
-        tt_load_bytes(b.as_ptr(), b.len(), 0, std::ptr::null_mut(), &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load_bytes(b.as_ptr(), b.len(), 0, std::ptr::null_mut(), &mut err) },
         TT_ERR_NULL_ARG
     );
     assert_eq!(
-        tt_load_bytes(std::ptr::null(), 0, 0, &mut out, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load_bytes(std::ptr::null(), 0, 0, &mut out, &mut err) },
         TT_ERR_NULL_ARG
     );
     let x = [0i8; 6];
@@ -1679,104 +1724,127 @@ fn ffi_argument_errors() {
     let mut l = [0i32; 2];
     let mut p = [0f64; 4];
     assert_eq!(
-        tt_predict(
-            std::ptr::null(),
-            x.as_ptr(),
-            2,
-            3,
-            l.as_mut_ptr(),
-            2,
-            &mut err
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict(
+                std::ptr::null(),
+                x.as_ptr(),
+                2,
+                3,
+                l.as_mut_ptr(),
+                2,
+                &mut err,
+            )
+        },
         TT_ERR_NULL_ARG
     );
     assert_eq!(
-        tt_predict(m, std::ptr::null(), 2, 3, l.as_mut_ptr(), 2, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict(m, std::ptr::null(), 2, 3, l.as_mut_ptr(), 2, &mut err) },
         TT_ERR_NULL_ARG
     );
     assert_eq!(
-        tt_predict(m, x.as_ptr(), 2, 3, std::ptr::null_mut(), 2, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict(m, x.as_ptr(), 2, 3, std::ptr::null_mut(), 2, &mut err) },
         TT_ERR_NULL_ARG
     );
     assert_eq!(
-        tt_predict_proba(
-            m,
-            x.as_ptr(),
-            2,
-            3,
-            std::ptr::null_mut(),
-            4,
-            std::ptr::null_mut()
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba(
+                m,
+                x.as_ptr(),
+                2,
+                3,
+                std::ptr::null_mut(),
+                4,
+                std::ptr::null_mut(),
+            )
+        },
         TT_ERR_NULL_ARG
     );
     // Shapes: n_rows * n_cols overflows; wrong n_cols; output too small.
     assert_eq!(
-        tt_predict(
-            m,
-            x.as_ptr(),
-            usize::MAX,
-            3,
-            l.as_mut_ptr(),
-            usize::MAX,
-            &mut err
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict(
+                m,
+                x.as_ptr(),
+                usize::MAX,
+                3,
+                l.as_mut_ptr(),
+                usize::MAX,
+                &mut err,
+            )
+        },
         TT_ERR_SHAPE
     );
     assert_eq!(
-        tt_predict_f64(
-            m,
-            xf.as_ptr(),
-            usize::MAX / 3,
-            3,
-            l.as_mut_ptr(),
-            usize::MAX,
-            &mut err
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_f64(
+                m,
+                xf.as_ptr(),
+                usize::MAX / 3,
+                3,
+                l.as_mut_ptr(),
+                usize::MAX,
+                &mut err,
+            )
+        },
         TT_ERR_SHAPE
     );
     assert_eq!(
-        tt_predict_proba(
-            m,
-            x.as_ptr(),
-            usize::MAX / 2,
-            3,
-            p.as_mut_ptr(),
-            usize::MAX,
-            &mut err
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba(
+                m,
+                x.as_ptr(),
+                usize::MAX / 2,
+                3,
+                p.as_mut_ptr(),
+                usize::MAX,
+                &mut err,
+            )
+        },
         TT_ERR_SHAPE
     );
     assert_eq!(
-        tt_predict(m, x.as_ptr(), 2, 4, l.as_mut_ptr(), 2, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict(m, x.as_ptr(), 2, 4, l.as_mut_ptr(), 2, &mut err) },
         TT_ERR_SHAPE
     );
     assert_eq!(
-        tt_predict_proba(m, x.as_ptr(), 2, 3, p.as_mut_ptr(), 3, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict_proba(m, x.as_ptr(), 2, 3, p.as_mut_ptr(), 3, &mut err) },
         TT_ERR_LENGTH
     );
     // Zero rows is fine and writes nothing.
     assert_eq!(
-        tt_predict(m, x.as_ptr(), 0, 3, l.as_mut_ptr(), 0, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict(m, x.as_ptr(), 0, 3, l.as_mut_ptr(), 0, &mut err) },
         TT_OK
     );
     // Misaligned f64 input.
-    let mis = unsafe { (xf.as_ptr() as *const u8).add(4) } as *const f64;
+    let mis = xf.as_ptr().wrapping_byte_add(4);
     assert_eq!(
-        tt_predict_f64(m, mis, 1, 3, l.as_mut_ptr(), 1, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict_f64(m, mis, 1, 3, l.as_mut_ptr(), 1, &mut err) },
         TT_ERR_ALIGNMENT
     );
     // Misaligned i32 output.
-    let mis = unsafe { (l.as_mut_ptr() as *mut u8).add(2) } as *mut i32;
+    let mis = l.as_mut_ptr().wrapping_byte_add(2);
     assert_eq!(
-        tt_predict(m, x.as_ptr(), 1, 3, mis, 1, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict(m, x.as_ptr(), 1, 3, mis, 1, &mut err) },
         TT_ERR_ALIGNMENT
     );
     // Invalid cell values: position reported.
     for (v, col) in [(2i8, 0usize), (-2, 1), (127, 2)] {
         let mut x = [0i8, 1, 0, 1, 1, 1];
         x[3 + col] = v;
-        let rc = tt_predict(m, x.as_ptr(), 2, 3, l.as_mut_ptr(), 2, &mut err);
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        let rc = unsafe { tt_predict(m, x.as_ptr(), 2, 3, l.as_mut_ptr(), 2, &mut err) };
         // Column 2 ("c") is never read by the tree, so it cannot be invalid.
         if col == 2 {
             assert_eq!(rc, TT_OK);
@@ -1788,37 +1856,49 @@ fn ffi_argument_errors() {
     for v in [0.5, 2.0, f64::INFINITY, -1.0] {
         let xf = [1.0, v, 0.0];
         assert_eq!(
-            tt_predict_f64(m, xf.as_ptr(), 1, 3, l.as_mut_ptr(), 1, &mut err),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_predict_f64(m, xf.as_ptr(), 1, 3, l.as_mut_ptr(), 1, &mut err) },
             TT_ERR_INPUT_VALUE
         );
     }
     // Flags.
     for f in [8u32, 1 << 31, TT_LOAD_BORROW | TT_LOAD_COPY] {
         assert_eq!(
-            tt_load_bytes(b.as_ptr(), b.len(), f, &mut out, &mut err),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_load_bytes(b.as_ptr(), b.len(), f, &mut out, &mut err) },
             TT_ERR_FLAGS
         );
     }
     // Metadata lookups.
     let mut s: *const c_char = std::ptr::null();
-    assert_eq!(tt_class_label(m, 2, &mut s, &mut err), TT_ERR_NOT_FOUND);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    assert_eq!(
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_class_label(m, 2, &mut s, &mut err) },
+        TT_ERR_NOT_FOUND
+    );
     let mut i = 0usize;
     assert_eq!(
-        tt_feature_index(m, c"z".as_ptr(), &mut i, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_feature_index(m, c"z".as_ptr(), &mut i, &mut err) },
         TT_ERR_NOT_FOUND
     );
     assert_eq!(
-        tt_feature_index(m, c"".as_ptr(), &mut i, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_feature_index(m, c"".as_ptr(), &mut i, &mut err) },
         TT_ERR_NOT_FOUND
     );
     let mut d = [0u8; 32];
     assert_eq!(
-        tt_model_digest(m, d.as_mut_ptr(), 31, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_model_digest(m, d.as_mut_ptr(), 31, &mut err) },
         TT_ERR_LENGTH
     );
     assert!(out.is_null());
-    tt_free(m);
-    tt_free(std::ptr::null_mut());
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(m) };
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(std::ptr::null_mut()) };
 }
 
 #[test]
@@ -1827,22 +1907,31 @@ fn load_path_errors() {
     let mut err = zero_err();
     let mut out: *mut tt_model = std::ptr::null_mut();
     assert_eq!(
-        tt_load(std::ptr::null(), 0, &mut out, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load(std::ptr::null(), 0, &mut out, &mut err) },
         TT_ERR_NULL_ARG
     );
     assert_eq!(
-        tt_load(c"/nonexistent".as_ptr(), 0, &mut out, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load(c"/nonexistent".as_ptr(), 0, &mut out, &mut err) },
         TT_ERR_IO
     );
     // A directory is not a model file.
-    assert_eq!(tt_load(c"/tmp".as_ptr(), 0, &mut out, &mut err), TT_ERR_IO);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
     assert_eq!(
-        tt_load(c"/tmp".as_ptr(), TT_LOAD_COPY, &mut out, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load(c"/tmp".as_ptr(), 0, &mut out, &mut err) },
+        TT_ERR_IO
+    );
+    assert_eq!(
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load(c"/tmp".as_ptr(), TT_LOAD_COPY, &mut out, &mut err) },
         TT_ERR_IO
     );
     // BORROW applies to tt_load_bytes only.
     assert_eq!(
-        tt_load(c"/nonexistent".as_ptr(), TT_LOAD_BORROW, &mut out, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load(c"/nonexistent".as_ptr(), TT_LOAD_BORROW, &mut out, &mut err) },
         TT_ERR_FLAGS
     );
     // An empty file is truncated, a file of garbage bad magic, mapped or copied.
@@ -1861,7 +1950,12 @@ fn load_path_errors() {
             (&cut, TT_ERR_TRUNCATED),
         ] {
             let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-            assert_eq!(tt_load(c.as_ptr(), flags, &mut out, &mut err), code);
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            assert_eq!(
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe { tt_load(c.as_ptr(), flags, &mut out, &mut err) },
+                code
+            );
             // The message names the file.
             assert!(err_message(&err).contains(p.file_name().unwrap().to_str().unwrap()));
         }

@@ -115,13 +115,16 @@ fn expect_limit(bytes: &[u8], offset: u64) {
     let e = Model::from_bytes(bytes).err().expect("accepted past a cap");
     assert_eq!((e.status, e.byte_offset), (Status::Limit, offset), "{e}");
     let mut out: *mut tt_model = std::ptr::null_mut();
-    let rc = tt_load_bytes(
-        bytes.as_ptr(),
-        bytes.len(),
-        0,
-        &mut out,
-        std::ptr::null_mut(),
-    );
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    let rc = unsafe {
+        tt_load_bytes(
+            bytes.as_ptr(),
+            bytes.len(),
+            0,
+            &mut out,
+            std::ptr::null_mut(),
+        )
+    };
     assert_eq!(rc, TT_ERR_LIMIT);
     assert!(out.is_null());
 }
@@ -169,40 +172,49 @@ fn depth_at_cap_loads_and_predicts() {
     // And through the C ABI.
     let mut out: *mut tt_model = std::ptr::null_mut();
     assert_eq!(
-        tt_load_bytes(b.as_ptr(), b.len(), 0, &mut out, std::ptr::null_mut()),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load_bytes(b.as_ptr(), b.len(), 0, &mut out, std::ptr::null_mut()) },
         TT_OK
     );
-    assert_eq!(tt_max_depth(out), depth);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    assert_eq!(unsafe { tt_max_depth(out) }, depth);
     let x = [1i8, 0, -1];
     let mut labels = [9i32; 3];
     let mut p = [9f64; 6];
     assert_eq!(
-        tt_predict(
-            out,
-            x.as_ptr(),
-            3,
-            1,
-            labels.as_mut_ptr(),
-            3,
-            std::ptr::null_mut()
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict(
+                out,
+                x.as_ptr(),
+                3,
+                1,
+                labels.as_mut_ptr(),
+                3,
+                std::ptr::null_mut(),
+            )
+        },
         TT_OK
     );
     assert_eq!(labels, [1, 0, 0]);
     assert_eq!(
-        tt_predict_proba(
-            out,
-            x.as_ptr(),
-            3,
-            1,
-            p.as_mut_ptr(),
-            6,
-            std::ptr::null_mut()
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba(
+                out,
+                x.as_ptr(),
+                3,
+                1,
+                p.as_mut_ptr(),
+                6,
+                std::ptr::null_mut(),
+            )
+        },
         TT_OK
     );
     assert_eq!(p, [0.0, 1.0, 1.0, 0.0, 1.0, 0.0]);
-    tt_free(out);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(out) };
 }
 
 #[test]
@@ -582,13 +594,16 @@ fn buffer_larger_than_cap_is_refused_before_copying() {
     assert_eq!(e.status, Status::Limit, "{e}");
     let mut out: *mut tt_model = std::ptr::null_mut();
     for flags in [0, TT_LOAD_BORROW] {
-        let rc = tt_load_bytes(
-            big.as_ptr(),
-            big.len(),
-            flags,
-            &mut out,
-            std::ptr::null_mut(),
-        );
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        let rc = unsafe {
+            tt_load_bytes(
+                big.as_ptr(),
+                big.len(),
+                flags,
+                &mut out,
+                std::ptr::null_mut(),
+            )
+        };
         // BORROW does not copy: it validates in place and stops at the magic.
         let want = if flags == 0 {
             TT_ERR_LIMIT
@@ -624,7 +639,8 @@ fn file_larger_than_cap_is_refused_before_reading() {
         let mut out: *mut tt_model = std::ptr::null_mut();
         let flags = if copy { TT_LOAD_COPY } else { 0 };
         assert_eq!(
-            tt_load(c.as_ptr(), flags, &mut out, std::ptr::null_mut()),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_load(c.as_ptr(), flags, &mut out, std::ptr::null_mut()) },
             TT_ERR_LIMIT
         );
     }
