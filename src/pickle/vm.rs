@@ -419,13 +419,15 @@ impl<'a> Machine<'a> {
     fn execute(&mut self) -> Result<Ref> {
         match self.input.first() {
             Some(0x80) => {}
-            Some(&b) => return Err(Error::at(
-                Status::BadMagic,
-                0,
-                format!(
+            Some(&b) => {
+                return Err(Error::at(
+                    Status::BadMagic,
+                    0,
+                    format!(
                     "not a pickle of protocol 2-5: the first byte is 0x{b:02x}, not PROTO (0x80)"
                 ),
-            )),
+                ))
+            }
             None => return Err(Error::at(Status::Truncated, 0, "empty input: not a pickle")),
         }
         loop {
@@ -883,17 +885,18 @@ impl<'a> Machine<'a> {
     // ---- the allowed callables ----
 
     fn reduce(&mut self, f: Ref, args: Ref, op: u64) -> Result<Obj> {
-        let callable =
-            match self.obj(f) {
-                Obj::Callable(c) => *c,
-                other => return Err(corrupt(
+        let callable = match self.obj(f) {
+            Obj::Callable(c) => *c,
+            other => {
+                return Err(corrupt(
                     op,
                     format!(
                         "REDUCE calls a {}: only the allowed numpy reconstructors can be called",
                         other.describe()
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let at = |e: Error| Error::at(e.status, op, e.message);
         match callable {
             Callable::Reconstruct => {
