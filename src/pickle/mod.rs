@@ -52,11 +52,11 @@
 //! | values on the machine's stack | [`MAX_STACK`] = 2^20 | `TT_ERR_LIMIT` |
 //! | objects built, and elements of one array | [`MAX_ELEMENTS`] = 2^25 | `TT_ERR_LIMIT` |
 //! | array dimensions | [`MAX_NDIM`] = 32 | `TT_ERR_LIMIT` |
-//! | memory for objects, memo and the result | [`memory_cap`]: 64 MiB + 64 x the input size, at most 4 GiB | `TT_ERR_LIMIT` |
+//! | memory for objects, memo and the result | [`memory_cap`]: 16 MiB + 64 x the input size, at most 4 GiB | `TT_ERR_LIMIT` |
 //!
 //! The memory cap is charged for every object, string, container slot and memo entry, and
 //! again while the result is copied out (so a 20 KB pickle that references one list from
-//! itself 60 times over, which would expand to 2^60 values, stops at 64 MiB). Nothing
+//! itself 60 times over, which would expand to 2^60 values, stops at about 17 MiB). Nothing
 //! recurses: the machine is a loop, the result is built with an explicit stack, and dropping a
 //! [`Value`] is iterative.
 //!
@@ -96,11 +96,11 @@ pub const MAX_GLOBAL_NAME: usize = 256;
 /// Absolute memory cap.
 pub const MAX_MEMORY: usize = 4 << 30;
 
-/// The memory a pickle of `input_len` bytes may use: 64 MiB + 64 bytes per input byte, at most
+/// The memory a pickle of `input_len` bytes may use: 16 MiB + 64 bytes per input byte, at most
 /// [`MAX_MEMORY`]. Real model pickles use a fraction of it (7 to 21 bytes per input byte for
 /// the reference models, the larger figure for the smallest file).
 pub fn memory_cap(input_len: usize) -> usize {
-    (64usize << 20)
+    (16usize << 20)
         .saturating_add(input_len.saturating_mul(64))
         .min(MAX_MEMORY)
 }
@@ -185,8 +185,8 @@ mod tests {
 
     #[test]
     fn memory_cap_scales_with_the_input() {
-        assert_eq!(memory_cap(0), 64 << 20);
-        assert_eq!(memory_cap(1 << 20), (64 << 20) + (64 << 20));
+        assert_eq!(memory_cap(0), 16 << 20);
+        assert_eq!(memory_cap(1 << 20), (16 << 20) + (64 << 20));
         assert_eq!(memory_cap(usize::MAX), MAX_MEMORY);
     }
 }
