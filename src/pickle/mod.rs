@@ -73,6 +73,7 @@ mod vm;
 pub use json::to_json;
 pub use value::{ArrayData, DType, NdArray, Value};
 
+use crate::compile::{compile_document, with_big_stack, CompileError, CompileOptions};
 use crate::error::{Error, Result, Status};
 use crate::format::MAX_DEPTH;
 
@@ -143,6 +144,45 @@ pub fn persistence_json(bytes: &[u8]) -> Result<serde_json::Value> {
         }
     }
     to_json(&value)
+}
+
+/// Compile a pickle written by the reference's `ModelPersistence.save_model` (protocols 2-5,
+/// numpy 1.x or 2.x) into `.ttm` bytes, exactly as its dict converted to JSON would compile:
+/// the feature mapping is the pickle's own (unless `opts` gives one), probabilities come from
+/// `class_counts`, and the metadata keeps `hyperparameters`, `version` and
+/// `fitted_attributes` (with `feature_importances`). The pickle is read by [`loads`], which
+/// runs no code; a refused pickle is reported at its byte offset.
+///
+/// Also available as `thetatree::compile::compile_pickle`.
+pub fn compile_pickle(
+    bytes: &[u8],
+    opts: &CompileOptions,
+) -> std::result::Result<Vec<u8>, CompileError> {
+    with_big_stack(|| {
+        let doc = persistence_json(bytes).map_err(pickle_error)?;
+        if opts.feature_mapping.is_none() && doc.get("feature_mapping").is_none() {
+            return Err(CompileError {
+                path: "$".into(),
+                message: "the pickled dict has no feature_mapping: give the mapping the model was trained with".into(),
+            });
+        }
+        compile_document(&doc, bytes, true, opts)
+    })
+}
+
+/// A pickle reader error as a compile error: where (byte offset, or the JSON path of the
+/// converted value) and what.
+fn pickle_error(e: Error) -> CompileError {
+    match e.message.strip_prefix('$').and_then(|m| m.split_once(": ")) {
+        Some((path, message)) => CompileError {
+            path: format!("${path}"),
+            message: message.to_string(),
+        },
+        None => CompileError {
+            path: format!("pickle byte offset {}", e.byte_offset),
+            message: format!("{}: {}", e.status.name(), e.message),
+        },
+    }
 }
 
 #[cfg(test)]
