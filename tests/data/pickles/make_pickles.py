@@ -5,11 +5,13 @@ feature_names_in_ and feature_importances as arrays, each node's impurity a nump
 scalar, each leaf's probabilities a float64 array or None) and pickled with the protocol and
 the numpy of the interpreter that runs this script. Usage (from the repository root):
 
-    python -m venv /tmp/np1 && /tmp/np1/bin/pip install "numpy<2"     # 1.26.4 was used
-    python -m venv /tmp/np2 && /tmp/np2/bin/pip install "numpy>=2"    # 2.4.6 was used
-    REF=<reference dir>
-    /tmp/np1/bin/python tests/data/pickles/make_pickles.py $REF np1
-    /tmp/np2/bin/python tests/data/pickles/make_pickles.py $REF np2
+    python -m venv $NP1 && $NP1/bin/pip install "numpy<2"     # 1.26.4 was used
+    python -m venv $NP2 && $NP2/bin/pip install "numpy>=2"    # 2.4.6 was used
+    REF=<reference dir>                                        # ../shared/reference
+    $NP1/bin/python tests/data/pickles/make_pickles.py $REF np1
+    $NP2/bin/python tests/data/pickles/make_pickles.py $REF np2
+
+($NP1 and $NP2: two scratch directories for the virtual environments.)
 
 Only trusted input is read here: the reference's own JSON.
 """
