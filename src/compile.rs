@@ -466,13 +466,62 @@ pub fn compile(json: &str, opts: &CompileOptions) -> Result<Vec<u8>, CompileErro
 
 fn compile_inner(json: &str, opts: &CompileOptions) -> Result<Vec<u8>, CompileError> {
     let doc = parse_json(json, "$")?;
-    let Value::Object(top) = &doc else {
+    compile_document(&doc, json.as_bytes(), false, opts)
+}
+
+/// Compile a pickle written by the reference's `ModelPersistence.save_model` (protocols 2-5,
+/// numpy 1.x or 2.x) into `.ttm` bytes, exactly as its dict converted to JSON would compile:
+/// the feature mapping is the pickle's own (unless `opts` gives one), probabilities come from
+/// `class_counts`, and the metadata keeps `hyperparameters`, `version` and
+/// `fitted_attributes` (with `feature_importances`). The pickle is read by [`crate::pickle`],
+/// which runs no code; a refused pickle is reported at its byte offset.
+pub fn compile_pickle(bytes: &[u8], opts: &CompileOptions) -> Result<Vec<u8>, CompileError> {
+    with_big_stack(|| {
+        let doc = crate::pickle::persistence_json(bytes).map_err(pickle_error)?;
+        if opts.feature_mapping.is_none() && doc.get("feature_mapping").is_none() {
+            return fail(
+                "$",
+                "the pickled dict has no feature_mapping: give the mapping the model was trained with",
+            );
+        }
+        compile_document(&doc, bytes, true, opts)
+    })
+}
+
+/// A pickle reader error as a compile error: where (byte offset, or the JSON path of the
+/// converted value) and what.
+fn pickle_error(e: crate::Error) -> CompileError {
+    match e.message.strip_prefix('$').and_then(|m| m.split_once(": ")) {
+        Some((path, message)) => CompileError {
+            path: format!("${path}"),
+            message: message.to_string(),
+        },
+        None => CompileError {
+            path: format!("pickle byte offset {}", e.byte_offset),
+            message: format!("{}: {}", e.status.name(), e.message),
+        },
+    }
+}
+
+/// Compile a parsed document; `source` is what its SHA-256 in the metadata is taken of.
+fn compile_document(
+    doc: &Value,
+    source: &[u8],
+    pickled: bool,
+    opts: &CompileOptions,
+) -> Result<Vec<u8>, CompileError> {
+    let Value::Object(top) = doc else {
         return fail(
             "$",
             "expected a JSON object (a model export, a persistence dict or a tree node)",
         );
     };
-    let shape = shape_name(top);
+    // A pickle is always the persistence dict, whatever keys it has.
+    let shape = if pickled {
+        "persistence_dict"
+    } else {
+        shape_name(top)
+    };
     // Resolve the object that holds `tree_structure` (or is the root node itself).
     let (holder, holder_path): (&Map<String, Value>, String) = if shape == "baseline_wrapper" {
         let keys: Vec<&String> = top.keys().collect();
@@ -490,7 +539,7 @@ fn compile_inner(json: &str, opts: &CompileOptions) -> Result<Vec<u8>, CompileEr
         (top, "$".to_string())
     };
     let (root, root_path) = if shape == "tree_to_json" {
-        (&doc, "$".to_string())
+        (doc, "$".to_string())
     } else {
         match holder.get("tree_structure") {
             Some(r) => (r, format!("{holder_path}.tree_structure")),
@@ -516,6 +565,10 @@ fn compile_inner(json: &str, opts: &CompileOptions) -> Result<Vec<u8>, CompileEr
         for (i, n) in m.iter().enumerate() {
             check_string(n, &format!("feature name {i}"), MAX_NAME_LEN)?;
         }
+    }
+
+    if shape == "persistence_dict" {
+        crate::persistence::check(holder, &holder_path, mapping.as_deref())?;
     }
 
     let walk = walk_tree(root, &root_path, mapping.as_deref())?;
@@ -610,9 +663,17 @@ fn compile_inner(json: &str, opts: &CompileOptions) -> Result<Vec<u8>, CompileEr
             );
             m.insert(
                 "source_sha256".into(),
-                Value::String(signature::hex(&signature::digest(json.as_bytes()))),
+                Value::String(signature::hex(&signature::digest(source))),
             );
             m.insert("source_shape".into(), Value::String(shape.into()));
+            if pickled {
+                m.insert("source_format".into(), Value::String("pickle".into()));
+            }
+            if shape == "persistence_dict" {
+                if let Some(fitted) = crate::persistence::fitted_metadata(holder) {
+                    m.insert("fitted_attributes".into(), fitted);
+                }
+            }
             if let Some(k) = &opts.baseline_key {
                 m.insert("baseline_key".into(), Value::String(k.clone()));
             }
