@@ -10,7 +10,7 @@ use errors::{compile_error, load_error};
 use model::PyModel;
 use pyo3::prelude::*;
 use std::path::PathBuf;
-use thetatree::compile::{compile, CompileOptions};
+use thetatree::compile::{compile, compile_pickle, CompileOptions};
 use thetatree::{Model, OpenOptions, Status};
 
 /// Load a `.ttm` file: memory-mapped (`mmap=True`) or read into memory, fully validated; with
@@ -48,6 +48,19 @@ fn _from_ttm(py: Python<'_>, data: &[u8]) -> PyResult<PyModel> {
     PyModel::from_bytes(py, data, None)
 }
 
+fn options(
+    features: Option<String>,
+    model_version: Option<String>,
+    class_labels: Option<(String, String)>,
+) -> CompileOptions {
+    CompileOptions {
+        feature_mapping: features,
+        model_version,
+        class_labels: class_labels.map(|(a, b)| [a, b]),
+        baseline_key: None,
+    }
+}
+
 /// Compile reference JSON text (any shape `thetatree compile` accepts) into a model.
 #[pyfunction]
 #[pyo3(signature = (json, features = None, model_version = None, class_labels = None))]
@@ -58,14 +71,27 @@ fn _compile_json(
     model_version: Option<String>,
     class_labels: Option<(String, String)>,
 ) -> PyResult<PyModel> {
-    let opts = CompileOptions {
-        feature_mapping: features,
-        model_version,
-        class_labels: class_labels.map(|(a, b)| [a, b]),
-        baseline_key: None,
-    };
+    let opts = options(features, model_version, class_labels);
     let bytes = py
         .detach(|| compile(json, &opts))
+        .map_err(|e| compile_error(py, &e))?;
+    PyModel::from_bytes(py, &bytes, None)
+}
+
+/// Compile the reference's `ModelPersistence` pickle into a model. The pickle is read by the
+/// library's pickle reader, which never imports or runs anything.
+#[pyfunction]
+#[pyo3(signature = (data, features = None, model_version = None, class_labels = None))]
+fn _compile_pickle(
+    py: Python<'_>,
+    data: &[u8],
+    features: Option<String>,
+    model_version: Option<String>,
+    class_labels: Option<(String, String)>,
+) -> PyResult<PyModel> {
+    let opts = options(features, model_version, class_labels);
+    let bytes = py
+        .detach(|| compile_pickle(data, &opts))
         .map_err(|e| compile_error(py, &e))?;
     PyModel::from_bytes(py, &bytes, None)
 }
@@ -83,6 +109,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_loads, m)?)?;
     m.add_function(wrap_pyfunction!(_from_ttm, m)?)?;
     m.add_function(wrap_pyfunction!(_compile_json, m)?)?;
+    m.add_function(wrap_pyfunction!(_compile_pickle, m)?)?;
     m.add_function(wrap_pyfunction!(status_name, m)?)?;
     use thetatree::ffi::{TT_VERSION_MAJOR, TT_VERSION_MINOR, TT_VERSION_PATCH};
     m.add(

@@ -238,11 +238,11 @@ def test_zero_copy_for_c_contiguous_int8_and_float64(model, clean, want):
         ref_path("models/mushroom_gini_d5_lgk12/model.pkl")
     ).tree_.feature_idx
     for dtype in (np.int8, np.float64):
-        x = np.ascontiguousarray(clean, dtype=dtype)
+        x = np.array(clean, dtype=dtype, order="C")  # a copy: the fixture stays writable
         assert thetatree.Model.reads_in_place(x) and thetatree.Model.reads_in_place(x[3])
         x.setflags(write=False)
         same(model, x, want["clean"], np.dtype(dtype).name)
-        row = np.ascontiguousarray(clean[0], dtype=dtype)
+        row = np.array(clean[0], dtype=dtype)
         before = model.predict_proba(row)
         row[root] = 1 - row[root]
         assert not np.array_equal(model.predict_proba(row), before)

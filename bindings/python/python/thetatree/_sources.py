@@ -14,11 +14,12 @@ from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _native
+from ._errors import ModelError
 
 PathLike = Union[str, "os.PathLike[str]"]
 Features = Union[PathLike, Mapping[str, int], Sequence[str], None]
 
-_PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+_CORRUPT = 16  # TT_ERR_CORRUPT: the status of a source the compiler refuses
 _TTM_MAGIC = b"TTMODEL\0"
 
 
@@ -81,24 +82,17 @@ def compile_source(
     else:
         with open(source, "rb") as f:
             data = f.read()
-    if data.startswith(_PICKLE_MAGIC):
-        return _compile_pickle(data, mapping, model_version, labels)
+    if data[:1] == b"\x80":  # a pickle's PROTO opcode: the reader names what it refuses
+        return _native._compile_pickle(data, mapping, model_version, labels)
     if data.startswith(_TTM_MAGIC):
         raise ValueError("this is already a compiled .ttm model: use thetatree.load()")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(
-            f"not a JSON model (invalid UTF-8 at byte {e.start}) and not a pickle"
+        raise ModelError(
+            _CORRUPT, "neither a pickle (no PROTO opcode) nor JSON (invalid UTF-8)", e.start
         ) from None
     return _native._compile_json(text, mapping, model_version, labels)
-
-
-def _compile_pickle(data: bytes, mapping, model_version, labels) -> "_native.Model":
-    compile_pickle = getattr(_native, "_compile_pickle", None)
-    if compile_pickle is None:
-        raise NotImplementedError("this build of thetatree has no pickle reader")
-    return compile_pickle(data, mapping, model_version, labels)
 
 
 def _labels(class_labels: Any) -> Tuple[str, str]:
