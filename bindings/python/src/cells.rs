@@ -148,7 +148,18 @@ const BLOCK: usize = 512;
 
 /// Index of the first `int8` cell that is not 0, 1 or -1.
 pub fn first_invalid_i8(cells: &[i8]) -> Option<usize> {
-    first_invalid(cells, |v| (v as u8).wrapping_add(1) > 2)
+    // -1, 0, 1 are exactly the cells with `v + 1` (wrapping, unsigned) <= 2: a max-fold of
+    // that is one vector max per 16-64 cells.
+    let shifted = |v: i8| (v as u8).wrapping_add(1);
+    for (k, block) in cells.chunks(BLOCK).enumerate() {
+        if block.iter().fold(0u8, |acc, &v| acc.max(shifted(v))) > 2 {
+            return block
+                .iter()
+                .position(|&v| shifted(v) > 2)
+                .map(|p| k * BLOCK + p);
+        }
+    }
+    None
 }
 
 /// Index of the first `float64` cell that is not 0.0, -0.0, 1.0 or NaN.

@@ -45,10 +45,20 @@ fn offset_matters(s: Status) -> bool {
 }
 
 /// A compile error names where in the source it is (a JSON path, or a pickle byte offset);
-/// it is a bad file, so a `ModelError` with code `TT_ERR_CORRUPT` and the offset when known.
+/// it is a bad file, so a `ModelError` with the reader's status (`TT_ERR_CORRUPT` for the
+/// compiler's own refusals) and the byte offset when known.
 pub fn compile_error(py: Python<'_>, e: &CompileError) -> PyErr {
     let offset = pickle_offset(&e.path);
-    let err = model_error(py, Status::Corrupt as i32, &e.to_string(), offset);
+    // The pickle reader's messages start with their own status ("TT_ERR_LIMIT: ...").
+    let code = Status::ALL
+        .iter()
+        .find(|s| {
+            e.message
+                .strip_prefix(s.name())
+                .is_some_and(|rest| rest.starts_with(':'))
+        })
+        .map_or(Status::Corrupt, |s| *s);
+    let err = model_error(py, code as i32, &e.to_string(), offset);
     let _ = err.value(py).setattr("path", e.path.as_str());
     err
 }
@@ -56,18 +66,11 @@ pub fn compile_error(py: Python<'_>, e: &CompileError) -> PyErr {
 /// The byte offset in a location such as `byte 1234` or `offset 1234` (the pickle reader's
 /// locations), if the location has one.
 fn pickle_offset(path: &str) -> Option<u64> {
-    let mut words = path.split_whitespace();
-    while let Some(w) = words.next() {
-        if matches!(w, "byte" | "offset" | "@") {
-            if let Some(n) = words
-                .next()
-                .and_then(|n| n.trim_end_matches(':').parse().ok())
-            {
-                return Some(n);
-            }
-        }
-    }
-    None
+    let words: Vec<&str> = path.split_whitespace().collect();
+    words.windows(2).find_map(|w| match w[0] {
+        "byte" | "offset" => w[1].trim_end_matches(':').parse().ok(),
+        _ => None,
+    })
 }
 
 static INPUT_VALUE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -99,6 +102,7 @@ mod tests {
     #[test]
     fn pickle_offsets_are_found_in_locations() {
         assert_eq!(super::pickle_offset("byte 1234"), Some(1234));
+        assert_eq!(super::pickle_offset("pickle byte offset 2"), Some(2));
         assert_eq!(super::pickle_offset("pickle offset 17:"), Some(17));
         assert_eq!(super::pickle_offset("$.tree_structure.left"), None);
     }

@@ -111,3 +111,11 @@ def test_load_model_never_unpickles(monkeypatch):
     m = next(m for m in MODELS if m.name == "mushroom_gini_d5_lgk12")
     clf = thetatree.ModelPersistence.load_model(m.pkl)
     assert np.array_equal(clf.predict(inputs(m.dataset, False).x), golden(m.name, False).pred)
+
+
+def test_pickle_errors_carry_status_and_byte_offset():
+    err = _refused(pickle.dumps({"x": _Payload("true")}, protocol=5))
+    assert err.offset is not None and err.offset > 0
+    assert err.status == "TT_ERR_CORRUPT" or err.status.startswith("TT_ERR_")
+    err = _refused(b"\x80\x05\x8d" + (2**62).to_bytes(8, "little") + b"abc.")
+    assert err.offset == 2, err
