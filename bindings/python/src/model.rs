@@ -9,7 +9,8 @@ use crate::cells::{self, bad_cell, BadCell, Check, Code};
 use crate::errors::{bad_value, load_error};
 use numpy::ndarray::{Array2, ArrayView2, Axis, Ix2};
 use numpy::{
-    PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
+    PyArray1, PyArray2, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray,
+    PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -83,9 +84,18 @@ fn binary_violation_i8(v: i8) -> bool {
     (v as u8) > 1
 }
 
-/// Whether an array of a zero-copy dtype (int8, float64) is read in place: C-contiguous rows.
+/// Whether an array of a zero-copy dtype (int8, float64) is read in place: C-contiguous,
+/// aligned rows.
 fn zero_copy_layout(a: &Bound<'_, PyUntypedArray>) -> bool {
-    a.is_c_contiguous() && a.ndim() <= 2
+    a.is_c_contiguous() && a.ndim() <= 2 && readable(a)
+}
+
+/// Whether Rust may view the array's cells as typed values: aligned, and every stride a
+/// multiple of the item size (a view of a packed structured field is neither). Other arrays
+/// are copied by numpy first.
+fn readable(a: &Bound<'_, PyUntypedArray>) -> bool {
+    let item = a.dtype().itemsize() as isize;
+    a.is_aligned() && item > 0 && a.strides().iter().all(|s| s % item == 0)
 }
 
 impl PyModel {
@@ -276,7 +286,7 @@ impl PyModel {
         // Other numeric dtypes and layouts: converted in Rust.
         macro_rules! converted {
             ($($t:ty),*) => {$(
-                if let Ok(a) = x.cast::<PyArrayDyn<$t>>() {
+                if let Some(a) = x.cast::<PyArrayDyn<$t>>().ok().filter(|a| readable(a.as_untyped())) {
                     self.shape(a.shape())?;
                     let ro = a.try_readonly().map_err(|e| PyValueError::new_err(e.to_string()))?;
                     let view = ro.as_array();

@@ -91,6 +91,22 @@ def test_byte_swapped_arrays(model, clean, want):
         same(model, clean.astype(dtype), want["clean"], dtype)
 
 
+def test_misaligned_and_packed_arrays_are_copied_first(model, clean, want):
+    for dtype in (np.float64, np.int64, np.int32):
+        buf = np.zeros(clean.size * np.dtype(dtype).itemsize + 1, dtype=np.uint8)
+        x = np.frombuffer(buf.data, dtype=dtype, count=clean.size, offset=1).reshape(clean.shape)
+        buf[1:] = np.ascontiguousarray(clean, dtype=dtype).view(np.uint8).reshape(-1)
+        assert not x.flags.aligned
+        assert not thetatree.Model.reads_in_place(x)
+        same(model, x, want["clean"], f"misaligned {np.dtype(dtype).name}")
+        # A packed structured field: strides are not multiples of the item size.
+        packed = np.zeros(clean.shape, dtype=[("pad", "i1"), ("v", dtype)])
+        packed["v"] = clean
+        v = packed["v"]
+        assert v.strides[1] == 1 + np.dtype(dtype).itemsize
+        same(model, v, want["clean"], f"packed field {np.dtype(dtype).name}")
+
+
 def test_lists_and_none(model, missing, want):
     rows = missing[:50]
     as_lists = [[None if np.isnan(v) else int(v) for v in r] for r in rows]

@@ -44,6 +44,8 @@ def _numeric(a: np.ndarray, names: Sequence[str], check: str) -> np.ndarray:
     if kind in "biuf":
         if not a.dtype.isnative:
             a = a.astype(a.dtype.newbyteorder("="))
+        elif not a.flags.aligned or any(s % a.itemsize for s in a.strides):
+            a = np.array(a, order="C")  # an aligned copy with whole-item strides
         if kind == "f" and a.dtype.itemsize < 4:
             return a.astype(np.float32)  # float16 -> float32 is exact
         if kind == "f" and a.dtype.itemsize > 8:
