@@ -7,7 +7,7 @@
 
 use crate::cells::{self, bad_cell, BadCell, Check, Code};
 use crate::errors::{bad_value, load_error};
-use numpy::ndarray::{Array2, ArrayView2, Axis, Ix2};
+use numpy::ndarray::{ArrayView2, Axis, Ix2};
 use numpy::{
     PyArray1, PyArray2, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray,
     PyUntypedArrayMethods,
@@ -61,9 +61,10 @@ enum Rows<'a> {
     F64(&'a [f64]),
 }
 
-enum Output {
-    Labels(Vec<i64>),
-    Proba(Vec<f64>),
+/// Where the walk writes: the numpy output array's memory (allocated before the walk).
+enum Out<'a> {
+    Labels(&'a mut [i64]),
+    Proba(&'a mut [f64]),
 }
 
 /// Why a prediction failed, before it becomes a Python exception (which needs the GIL).
@@ -99,14 +100,15 @@ fn readable(a: &Bound<'_, PyUntypedArray>) -> bool {
 }
 
 impl PyModel {
-    /// Walk `n_rows` rows; `describe(row, column)` renders a refused cell the walk met.
+    /// Walk `n_rows` rows into `out`; `describe(row, column)` renders a refused cell the walk
+    /// met.
     fn walk(
         &self,
         rows: Rows<'_>,
         n_rows: usize,
-        want: Want,
+        out: Out<'_>,
         describe: &(dyn Fn(usize, usize) -> BadCell + Sync),
-    ) -> Result<Output, Failure> {
+    ) -> Result<(), Failure> {
         let tree = self.inner.tree();
         let cell_error = |e: Error| {
             if e.status == Status::InputValue && e.row >= 0 && e.column >= 0 {
@@ -115,25 +117,25 @@ impl PyModel {
                 Failure::Lib(e)
             }
         };
-        match want {
-            Want::Labels => {
-                let mut out = vec![0i32; n_rows];
+        match out {
+            Out::Labels(out) => {
+                // The walk writes the C ABI's int32 labels; numpy users get int64.
+                let mut labels = vec![0i32; n_rows];
                 match rows {
-                    Rows::I8(x) => tree.predict(x, n_rows, &mut out),
-                    Rows::F64(x) => tree.predict(x, n_rows, &mut out),
+                    Rows::I8(x) => tree.predict(x, n_rows, &mut labels),
+                    Rows::F64(x) => tree.predict(x, n_rows, &mut labels),
                 }
                 .map_err(cell_error)?;
-                Ok(Output::Labels(out.into_iter().map(i64::from).collect()))
-            }
-            Want::Proba => {
-                let mut out = vec![0f64; 2 * n_rows];
-                match rows {
-                    Rows::I8(x) => tree.predict_proba(x, n_rows, &mut out),
-                    Rows::F64(x) => tree.predict_proba(x, n_rows, &mut out),
+                for (o, l) in out.iter_mut().zip(labels) {
+                    *o = i64::from(l);
                 }
-                .map_err(cell_error)?;
-                Ok(Output::Proba(out))
+                Ok(())
             }
+            Out::Proba(out) => match rows {
+                Rows::I8(x) => tree.predict_proba(x, n_rows, out),
+                Rows::F64(x) => tree.predict_proba(x, n_rows, out),
+            }
+            .map_err(cell_error),
         }
     }
 
@@ -144,8 +146,8 @@ impl PyModel {
         n_rows: usize,
         check: Check,
         binary: bool,
-        want: Want,
-    ) -> Result<Output, Failure> {
+        out: Out<'_>,
+    ) -> Result<(), Failure> {
         let nf = self.inner.n_features().max(1);
         let describe = move |r: usize, c: usize| match rows {
             Rows::I8(x) => bad_cell(x[r * nf + c], r, c),
@@ -162,7 +164,7 @@ impl PyModel {
                 return Err(Failure::Cell(describe(i / nf, i % nf)));
             }
         }
-        self.walk(rows, n_rows, want, &describe)
+        self.walk(rows, n_rows, out, &describe)
     }
 
     /// Convert a numeric array of any layout to `int8` rows, then walk.
@@ -171,8 +173,8 @@ impl PyModel {
         view: ArrayView2<'_, T>,
         check: Check,
         binary: bool,
-        want: Want,
-    ) -> Result<Output, Failure> {
+        out: Out<'_>,
+    ) -> Result<(), Failure> {
         let n_rows = view.nrows();
         let codes = cells::convert(view, check).map_err(Failure::Cell)?;
         if binary {
@@ -182,7 +184,7 @@ impl PyModel {
                 return Err(Failure::Cell(bad_cell(view[[r, c]], r, c)));
             }
         }
-        self.walk(Rows::I8(&codes), n_rows, want, &|r, c| {
+        self.walk(Rows::I8(&codes), n_rows, out, &|r, c| {
             bad_cell(view[[r, c]], r, c)
         })
     }
@@ -208,28 +210,40 @@ impl PyModel {
         Ok((rows, cols))
     }
 
-    fn finish<'py>(
+    /// Allocate the output array for `n_rows` rows, let `fill` write it, and turn a failure
+    /// into its Python exception.
+    fn output<'py>(
         &self,
         py: Python<'py>,
-        result: Result<Output, Failure>,
+        want: Want,
+        n_rows: usize,
         binary: bool,
+        fill: impl FnOnce(Out<'_>) -> Result<(), Failure>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        match result {
-            Ok(Output::Labels(v)) => Ok(PyArray1::from_vec(py, v).into_any()),
-            Ok(Output::Proba(v)) => {
-                let n = v.len() / 2;
-                let a = Array2::from_shape_vec((n, 2), v)
-                    .map_err(|e| PyValueError::new_err(e.to_string()))?;
-                Ok(PyArray2::from_owned_array(py, a).into_any())
+        let borrow_error = |e: &dyn std::fmt::Display| PyValueError::new_err(e.to_string());
+        let result = match want {
+            Want::Labels => {
+                let a = PyArray1::<i64>::zeros(py, n_rows, false);
+                let mut rw = a.try_readwrite().map_err(|e| borrow_error(&e))?;
+                let s = rw.as_slice_mut().map_err(|e| borrow_error(&e))?;
+                fill(Out::Labels(s)).map(|()| a.clone().into_any())
             }
-            Err(Failure::Cell(mut cell)) => {
+            Want::Proba => {
+                let a = PyArray2::<f64>::zeros(py, [n_rows, 2], false);
+                let mut rw = a.try_readwrite().map_err(|e| borrow_error(&e))?;
+                let s = rw.as_slice_mut().map_err(|e| borrow_error(&e))?;
+                fill(Out::Proba(s)).map(|()| a.clone().into_any())
+            }
+        };
+        result.map_err(|failure| match failure {
+            Failure::Cell(mut cell) => {
                 if binary {
                     cell.accepted = "0 or 1 (the reference classifier's rule: no missing values)";
                 }
-                Err(bad_value(py, &cell, self.feature(cell.column)))
+                bad_value(py, &cell, self.feature(cell.column))
             }
-            Err(Failure::Lib(e)) => Err(load_error(py, e)),
-        }
+            Failure::Lib(e) => load_error(py, e),
+        })
     }
 
     /// Run `f` without the GIL when the input is large enough for that to pay.
@@ -273,10 +287,11 @@ impl PyModel {
                             .as_slice()
                             .map_err(|e| PyValueError::new_err(e.to_string()))?;
                         let s = &s[..s.len().min(n_rows * self.inner.n_features())];
-                        let r = Self::run(py, s.len(), || {
-                            self.check_and_walk(Rows::$variant(s), n_rows, check, binary, want)
+                        return self.output(py, want, n_rows, binary, |out| {
+                            Self::run(py, s.len(), || {
+                                self.check_and_walk(Rows::$variant(s), n_rows, check, binary, out)
+                            })
                         });
-                        return self.finish(py, r, binary);
                     }
                 }
             };
@@ -298,10 +313,11 @@ impl PyModel {
                         view.into_dimensionality::<Ix2>()
                     }
                     .map_err(|e| PyValueError::new_err(e.to_string()))?;
-                    let r = Self::run(py, view.len(), || {
-                        self.convert_and_walk(view, check, binary, want)
+                    return self.output(py, want, view.nrows(), binary, |out| {
+                        Self::run(py, view.len(), || {
+                            self.convert_and_walk(view, check, binary, out)
+                        })
                     });
-                    return self.finish(py, r, binary);
                 }
             )*};
         }
