@@ -97,8 +97,8 @@ pub const MAX_GLOBAL_NAME: usize = 256;
 pub const MAX_MEMORY: usize = 4 << 30;
 
 /// The memory a pickle of `input_len` bytes may use: 64 MiB + 64 bytes per input byte, at most
-/// [`MAX_MEMORY`]. Real model pickles use a fraction of it (about 12 bytes per input byte for
-/// the reference models).
+/// [`MAX_MEMORY`]. Real model pickles use a fraction of it (7 to 21 bytes per input byte for
+/// the reference models, the larger figure for the smallest file).
 pub fn memory_cap(input_len: usize) -> usize {
     (64usize << 20)
         .saturating_add(input_len.saturating_mul(64))
@@ -119,7 +119,7 @@ pub fn persistence_json(bytes: &[u8]) -> Result<serde_json::Value> {
         return Err(Error::new(
             Status::Corrupt,
             format!(
-                "the pickle holds a {}, not the dict ModelPersistence.save_model writes",
+                "$: the pickle holds a {}, not the dict ModelPersistence.save_model writes",
                 value.type_name()
             ),
         ));
@@ -130,7 +130,7 @@ pub fn persistence_json(bytes: &[u8]) -> Result<serde_json::Value> {
             return Err(Error::new(
                 Status::Corrupt,
                 format!(
-                    "$.tree_structure is a {}, not a dict (the root node)",
+                    "$.tree_structure: a {}, not a dict (the root node)",
                     other.type_name()
                 ),
             ))
@@ -138,7 +138,7 @@ pub fn persistence_json(bytes: &[u8]) -> Result<serde_json::Value> {
         None => {
             return Err(Error::new(
                 Status::Corrupt,
-                "the pickled dict has no tree_structure: not a ModelPersistence model",
+                "$: the pickled dict has no tree_structure: not a ModelPersistence model",
             ))
         }
     }

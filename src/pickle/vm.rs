@@ -1078,7 +1078,7 @@ impl<'a> Machine<'a> {
             n => {
                 return Err(corrupt(
                     op,
-                    format!("array state has {n} fields, expected (version, shape, dtype, is_fortran, data)"),
+                    format!("array state is a tuple of {n}, expected (version, shape, dtype, is_fortran, data)"),
                 ))
             }
         };
