@@ -31,7 +31,6 @@ sys.path.insert(0, str(REPO / "benches" / "compare"))
 
 import compare  # noqa: E402  (data generators, reference export, timing helpers)
 import onnxruntime as ort  # noqa: E402
-import sklearn  # noqa: E402
 from skl2onnx import convert_sklearn  # noqa: E402
 from skl2onnx.common.data_types import FloatTensorType  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402

@@ -107,3 +107,26 @@ def test_lambda_model_path_override(tmp_path, monkeypatch):
     resp = handler.lambda_handler(_event({"features": x[:10].tolist()}), None)
     assert json.loads(resp["body"])["predictions"] == golden(MUSHROOM.name, False).pred[:10].tolist()
     sys.modules.pop("lambda_function_env", None)
+
+
+def test_lambda_s3_variant_downloads_once(tmp_path, monkeypatch):
+    """With MODEL_BUCKET set the handler fetches the model from S3 on the first call only (a
+    stand-in boto3 copies the reference pickle)."""
+    import types
+
+    calls = []
+
+    class FakeS3:
+        def download_file(self, bucket, key, dest):
+            calls.append((bucket, key, dest))
+            shutil.copy(MUSHROOM.pkl, dest)
+
+    monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=lambda name: FakeS3()))
+    monkeypatch.setenv("MODEL_BUCKET", "your-model-bucket")
+    monkeypatch.delenv("MODEL_PATH", raising=False)
+    handler = _import(EXAMPLES / "lambda_function.py", "lambda_function_s3")
+    x = inputs(MUSHROOM.dataset, False).x.astype(int)
+    for _ in range(2):
+        resp = handler.lambda_handler(_event({"features": x[:5].tolist()}), None)
+        assert json.loads(resp["body"])["predictions"] == golden(MUSHROOM.name, False).pred[:5].tolist()
+    assert calls == [("your-model-bucket", "production_model.pkl", "/tmp/model.pkl")]
