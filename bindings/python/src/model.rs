@@ -220,19 +220,20 @@ impl PyModel {
         binary: bool,
         fill: impl FnOnce(Out<'_>) -> Result<(), Failure>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let borrow_error = |e: &dyn std::fmt::Display| PyValueError::new_err(e.to_string());
+        let not_contiguous = |e: numpy::AsSliceError| PyValueError::new_err(e.to_string());
         let result = match want {
             Want::Labels => {
                 let a = PyArray1::<i64>::zeros(py, n_rows, false);
-                let mut rw = a.try_readwrite().map_err(|e| borrow_error(&e))?;
-                let s = rw.as_slice_mut().map_err(|e| borrow_error(&e))?;
-                fill(Out::Labels(s)).map(|()| a.clone().into_any())
+                // SAFETY: `a` was created just above and is not shared with anything (no Python
+                // reference, no other Rust borrow) until it is returned after `fill`.
+                let s = unsafe { a.as_slice_mut() }.map_err(not_contiguous)?;
+                fill(Out::Labels(s)).map(|()| a.into_any())
             }
             Want::Proba => {
                 let a = PyArray2::<f64>::zeros(py, [n_rows, 2], false);
-                let mut rw = a.try_readwrite().map_err(|e| borrow_error(&e))?;
-                let s = rw.as_slice_mut().map_err(|e| borrow_error(&e))?;
-                fill(Out::Proba(s)).map(|()| a.clone().into_any())
+                // SAFETY: as above: a fresh array, exclusively ours until returned.
+                let s = unsafe { a.as_slice_mut() }.map_err(not_contiguous)?;
+                fill(Out::Proba(s)).map(|()| a.into_any())
             }
         };
         result.map_err(|failure| match failure {
