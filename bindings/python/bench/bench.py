@@ -20,6 +20,7 @@ import ctypes
 import gzip
 import io
 import os
+import statistics
 import sys
 from pathlib import Path
 
@@ -138,6 +139,17 @@ def measure(name, model, clf, x, lib):
     return r
 
 
+def median_of(rs):
+    """Each timing is the median over the runs; other fields are the same in every run."""
+    out = dict(rs[0])
+    for k, v in out.items():
+        if isinstance(v, float):
+            out[k] = statistics.median(r[k] for r in rs)
+        elif isinstance(v, bool):
+            out[k] = all(r[k] for r in rs)
+    return out
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -147,7 +159,8 @@ def render(results, machine):
     lines = [
         f"Machine: {machine['cpu']}, {machine['cores']} vCPU, load average {machine['load1']}; Python "
         f"{machine['python']}, numpy {machine['numpy']}, scikit-learn {machine['sklearn']}, ONNX Runtime "
-        f"{machine['onnxruntime']} (1 thread). Thread CPU time, medians; per call (1 row) / per row (batch).",
+        f"{machine['onnxruntime']} (1 thread). Thread CPU time, medians within each run, then the median of "
+        f"{machine['runs']} runs; per call (1 row) / per row (batch).",
         "",
         "| rows | tree (nodes / depth, kernel) | thetatree 1 row | scikit-learn 1 row | ONNX Runtime 1 row "
         "| thetatree batch (default check: whole matrix) | thetatree batch, check=\"visited\" "
@@ -181,6 +194,7 @@ def render(results, machine):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=16384, help="rows per generated tree")
+    ap.add_argument("--runs", type=int, default=3, help="measure every case this many times; report medians")
     ap.add_argument("--out", help="also write the table to this file")
     a = ap.parse_args()
     lib = c_library()
@@ -189,11 +203,14 @@ def main():
     cases = [mushroom_case(reference_dir())]
     for name in ("dense256_d6", "onehot4096_unlimited"):
         cases.append(generated_case(name, rng, groups, freq, a.rows if name.startswith("dense") else a.rows // 4))
-    results = []
-    for case in cases:
-        print(f"# {case[0]}: measuring", file=sys.stderr, flush=True)
-        results.append(measure(*case, lib))
+    runs = [[] for _ in cases]
+    for k in range(a.runs):
+        for i, case in enumerate(cases):
+            print(f"# run {k + 1}/{a.runs}: {case[0]}", file=sys.stderr, flush=True)
+            runs[i].append(measure(*case, lib))
+    results = [median_of(rs) for rs in runs]
     machine = compare.describe_machine()
+    machine["runs"] = a.runs
     machine["numpy"] = np.__version__
     table = render(results, machine)
     print(table)
