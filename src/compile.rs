@@ -19,6 +19,7 @@ use crate::format::{
     self, NodeSpec, MAX_DEPTH, MAX_FEATURES, MAX_NAME_LEN, MAX_NODES, MAX_VERSION_LEN,
 };
 use crate::model::Model;
+pub use crate::pickle::compile_pickle;
 use crate::signature;
 use crate::validate::{json_nesting_depth, leaf_label, leaf_probabilities, MAX_METADATA_NESTING};
 use serde::Deserialize;
@@ -68,7 +69,7 @@ const MAX_JSON_NESTING: usize = 2 * MAX_DEPTH as usize + 16;
 const WORKER_STACK: usize = 256 << 20;
 
 /// Run `f` on a thread with a stack large enough for the deepest JSON the caps allow.
-fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("thetatree-json".into())
@@ -469,42 +470,9 @@ fn compile_inner(json: &str, opts: &CompileOptions) -> Result<Vec<u8>, CompileEr
     compile_document(&doc, json.as_bytes(), false, opts)
 }
 
-/// Compile a pickle written by the reference's `ModelPersistence.save_model` (protocols 2-5,
-/// numpy 1.x or 2.x) into `.ttm` bytes, exactly as its dict converted to JSON would compile:
-/// the feature mapping is the pickle's own (unless `opts` gives one), probabilities come from
-/// `class_counts`, and the metadata keeps `hyperparameters`, `version` and
-/// `fitted_attributes` (with `feature_importances`). The pickle is read by [`crate::pickle`],
-/// which runs no code; a refused pickle is reported at its byte offset.
-pub fn compile_pickle(bytes: &[u8], opts: &CompileOptions) -> Result<Vec<u8>, CompileError> {
-    with_big_stack(|| {
-        let doc = crate::pickle::persistence_json(bytes).map_err(pickle_error)?;
-        if opts.feature_mapping.is_none() && doc.get("feature_mapping").is_none() {
-            return fail(
-                "$",
-                "the pickled dict has no feature_mapping: give the mapping the model was trained with",
-            );
-        }
-        compile_document(&doc, bytes, true, opts)
-    })
-}
-
-/// A pickle reader error as a compile error: where (byte offset, or the JSON path of the
-/// converted value) and what.
-fn pickle_error(e: crate::Error) -> CompileError {
-    match e.message.strip_prefix('$').and_then(|m| m.split_once(": ")) {
-        Some((path, message)) => CompileError {
-            path: format!("${path}"),
-            message: message.to_string(),
-        },
-        None => CompileError {
-            path: format!("pickle byte offset {}", e.byte_offset),
-            message: format!("{}: {}", e.status.name(), e.message),
-        },
-    }
-}
-
-/// Compile a parsed document; `source` is what its SHA-256 in the metadata is taken of.
-fn compile_document(
+/// Compile a parsed document; `source` is what its SHA-256 in the metadata is taken of,
+/// `pickled` whether it is a pickle's persistence dict (see [`compile_pickle`]).
+pub(crate) fn compile_document(
     doc: &Value,
     source: &[u8],
     pickled: bool,

@@ -366,3 +366,56 @@ fn cli_compiles_a_pickle_without_a_mapping() {
     );
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+/// A chain tree at the depth cap (4096) compiles from a pickle; one level more is refused by
+/// the compiler's depth rule, not by the reader's nesting cap.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn trees_at_the_depth_cap_compile_from_pickles() {
+    fn chain(depth: usize) -> Vec<u8> {
+        // Pickle, bottom-up: leaf, then `depth` splits whose right child is the tree so far.
+        let leaf = |out: &mut Vec<u8>, c0: f64, c1: f64| {
+            out.extend(b"}(");
+            out.extend(b"\x8c\x0cclass_counts](G");
+            out.extend(c0.to_be_bytes());
+            out.push(b'G');
+            out.extend(c1.to_be_bytes());
+            out.extend(b"e\x8c\x07is_leaf\x88u");
+        };
+        let mut p = vec![0x80, 4];
+        p.extend(b"}(\x8c\x0etree_structure");
+        // Open every split, then close them innermost first.
+        for i in 0..depth {
+            p.extend(b"}(\x8c\x09n_samplesG");
+            p.extend(((depth - i) as f64 + 2.0).to_be_bytes());
+            p.extend(b"\x8c\x07is_leaf\x89\x8c\x0bfeature_idxK\x00\x8c\x04left");
+            leaf(&mut p, 1.0, 0.0);
+            p.extend(b"\x8c\x05right");
+        }
+        leaf(&mut p, 0.0, 2.0);
+        p.extend(vec![b'u'; depth]);
+        p.extend(b"\x8c\x0ffeature_mapping}\x8c\x01aK\x00su.");
+        p
+    }
+    let run = |depth| {
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(move || compile_pickle(&chain(depth), &CompileOptions::default()))
+            .unwrap()
+            .join()
+            .unwrap()
+    };
+    let m = Model::from_bytes(&run(4096).unwrap()).unwrap();
+    assert_eq!((m.max_depth(), m.n_nodes()), (4096, 2 * 4096 + 1));
+    let e = run(4097).unwrap_err();
+    assert!(
+        e.message.contains("tree depth exceeds the cap of 4096"),
+        "{e}"
+    );
+    // Far deeper: the reader's own nesting cap, at the byte offset of the container.
+    let e = run(5000).unwrap_err();
+    assert!(
+        e.path.starts_with("pickle byte offset ") && e.message.contains("TT_ERR_LIMIT"),
+        "{e}"
+    );
+}

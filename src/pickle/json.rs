@@ -144,7 +144,22 @@ fn scalar(v: &Value, path: &str) -> Result<Json> {
                 format!("bytes of length {} have no JSON form", b.len()),
             ))
         }
-        Value::NdArray(a) => array(&a.shape, &a.data),
+        Value::NdArray(a) => {
+            // Arrays from the reader always agree; a hand-built one may not.
+            let count = a.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+            if count != Some(a.data.len()) {
+                return Err(fail(
+                    path,
+                    Status::Corrupt,
+                    format!(
+                        "array of shape {:?} holds {} elements",
+                        a.shape,
+                        a.data.len()
+                    ),
+                ));
+            }
+            array(&a.shape, &a.data)
+        }
         Value::List(_) | Value::Tuple(_) | Value::Dict(_) => {
             unreachable!("containers get frames")
         }

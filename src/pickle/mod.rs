@@ -52,11 +52,11 @@
 //! | values on the machine's stack | [`MAX_STACK`] = 2^20 | `TT_ERR_LIMIT` |
 //! | objects built, and elements of one array | [`MAX_ELEMENTS`] = 2^25 | `TT_ERR_LIMIT` |
 //! | array dimensions | [`MAX_NDIM`] = 32 | `TT_ERR_LIMIT` |
-//! | memory for objects, memo and the result | [`memory_cap`]: 64 MiB + 64 x the input size, at most 4 GiB | `TT_ERR_LIMIT` |
+//! | memory for objects, memo and the result | [`memory_cap`]: 16 MiB + 64 x the input size, at most 4 GiB | `TT_ERR_LIMIT` |
 //!
 //! The memory cap is charged for every object, string, container slot and memo entry, and
 //! again while the result is copied out (so a 20 KB pickle that references one list from
-//! itself 60 times over, which would expand to 2^60 values, stops at 64 MiB). Nothing
+//! itself 60 times over, which would expand to 2^60 values, stops at about 17 MiB). Nothing
 //! recurses: the machine is a loop, the result is built with an explicit stack, and dropping a
 //! [`Value`] is iterative.
 //!
@@ -73,6 +73,7 @@ mod vm;
 pub use json::to_json;
 pub use value::{ArrayData, DType, NdArray, Value};
 
+use crate::compile::{compile_document, with_big_stack, CompileError, CompileOptions};
 use crate::error::{Error, Result, Status};
 use crate::format::MAX_DEPTH;
 
@@ -96,11 +97,11 @@ pub const MAX_GLOBAL_NAME: usize = 256;
 /// Absolute memory cap.
 pub const MAX_MEMORY: usize = 4 << 30;
 
-/// The memory a pickle of `input_len` bytes may use: 64 MiB + 64 bytes per input byte, at most
+/// The memory a pickle of `input_len` bytes may use: 16 MiB + 64 bytes per input byte, at most
 /// [`MAX_MEMORY`]. Real model pickles use a fraction of it (7 to 21 bytes per input byte for
 /// the reference models, the larger figure for the smallest file).
 pub fn memory_cap(input_len: usize) -> usize {
-    (64usize << 20)
+    (16usize << 20)
         .saturating_add(input_len.saturating_mul(64))
         .min(MAX_MEMORY)
 }
@@ -145,6 +146,45 @@ pub fn persistence_json(bytes: &[u8]) -> Result<serde_json::Value> {
     to_json(&value)
 }
 
+/// Compile a pickle written by the reference's `ModelPersistence.save_model` (protocols 2-5,
+/// numpy 1.x or 2.x) into `.ttm` bytes, exactly as its dict converted to JSON would compile:
+/// the feature mapping is the pickle's own (unless `opts` gives one), probabilities come from
+/// `class_counts`, and the metadata keeps `hyperparameters`, `version` and
+/// `fitted_attributes` (with `feature_importances`). The pickle is read by [`loads`], which
+/// runs no code; a refused pickle is reported at its byte offset.
+///
+/// Also available as `thetatree::compile::compile_pickle`.
+pub fn compile_pickle(
+    bytes: &[u8],
+    opts: &CompileOptions,
+) -> std::result::Result<Vec<u8>, CompileError> {
+    with_big_stack(|| {
+        let doc = persistence_json(bytes).map_err(pickle_error)?;
+        if opts.feature_mapping.is_none() && doc.get("feature_mapping").is_none() {
+            return Err(CompileError {
+                path: "$".into(),
+                message: "the pickled dict has no feature_mapping: give the mapping the model was trained with".into(),
+            });
+        }
+        compile_document(&doc, bytes, true, opts)
+    })
+}
+
+/// A pickle reader error as a compile error: where (byte offset, or the JSON path of the
+/// converted value) and what.
+fn pickle_error(e: Error) -> CompileError {
+    match e.message.strip_prefix('$').and_then(|m| m.split_once(": ")) {
+        Some((path, message)) => CompileError {
+            path: format!("${path}"),
+            message: message.to_string(),
+        },
+        None => CompileError {
+            path: format!("pickle byte offset {}", e.byte_offset),
+            message: format!("{}: {}", e.status.name(), e.message),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,8 +225,8 @@ mod tests {
 
     #[test]
     fn memory_cap_scales_with_the_input() {
-        assert_eq!(memory_cap(0), 64 << 20);
-        assert_eq!(memory_cap(1 << 20), (64 << 20) + (64 << 20));
+        assert_eq!(memory_cap(0), 16 << 20);
+        assert_eq!(memory_cap(1 << 20), (16 << 20) + (64 << 20));
         assert_eq!(memory_cap(usize::MAX), MAX_MEMORY);
     }
 }
