@@ -7,10 +7,19 @@
 //! probabilities (finite, in [0, 1], equal to the counts they derive from), the recorded
 //! missing-value directions, depth, and every string (UTF-8, no interior NUL, sorted index).
 //! Checks use plain `if`s that return errors: nothing here can panic on hostile input.
+//!
+//! This module checks the header, the section table and the text sections; `tree` checks the
+//! node graph, statistics and leaves; `strings` the string tables and texts.
 
 use crate::error::{Error, Result, Status};
 use crate::format::*;
 use zerocopy::FromBytes;
+
+mod strings;
+mod tree;
+
+use strings::{check_string_table, check_text};
+use tree::check_tree;
 
 /// Where the sections of a validated image are, and its header counts. Only [`validate`]
 /// creates one (the fields are private), so holding a `Layout` for some bytes means those bytes
@@ -106,6 +115,31 @@ fn read_header(bytes: &[u8]) -> Result<RawHeader> {
 /// Validate a complete image (model, optionally followed by a signature trailer).
 pub fn validate(bytes: &[u8]) -> Result<Layout> {
     let h = read_header(bytes)?;
+    check_identity(&h)?;
+    let (model_len, has_signature) = model_extent(bytes, &h)?;
+    let model = &bytes[..model_len];
+    let crc32 = check_crc(model, &h)?;
+    check_header_fields(&h)?;
+    let layout = Layout {
+        model_len,
+        n_features: h.n_features.get(),
+        n_classes: h.n_classes.get(),
+        n_nodes: h.n_nodes.get(),
+        n_leaves: h.n_leaves.get(),
+        max_depth: h.max_depth.get(),
+        flags: h.flags.get(),
+        format_minor: h.format_minor.get(),
+        crc32,
+        sections: section_table(model, &h)?,
+        has_signature,
+    };
+    check_tree(model, &layout)?;
+    check_text_sections(model, &layout)?;
+    Ok(layout)
+}
+
+/// The format version, the endianness tag and the header length.
+fn check_identity(h: &RawHeader) -> Result<()> {
     let major = h.format_major.get();
     if major != FORMAT_MAJOR {
         return Err(Error::at(
@@ -135,6 +169,12 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// The model's length (the header's `file_len`, within the caps and the bytes given) and
+/// whether a signature trailer follows it; anything else after the model is refused.
+fn model_extent(bytes: &[u8], h: &RawHeader) -> Result<(usize, bool)> {
     let file_len = h.file_len.get();
     if file_len > MAX_FILE_LEN {
         return Err(Error::at(
@@ -175,7 +215,11 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
             ),
         ));
     };
-    let model = &bytes[..model_len];
+    Ok((model_len, has_signature))
+}
+
+/// The header's CRC against the model's bytes; returns it.
+fn check_crc(model: &[u8], h: &RawHeader) -> Result<u32> {
     let crc = model_crc(model);
     if crc != h.crc32.get() {
         return Err(Error::at(
@@ -187,6 +231,11 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
             ),
         ));
     }
+    Ok(crc)
+}
+
+/// Flags, reserved fields, the section count and the header's counts against the caps.
+fn check_header_fields(h: &RawHeader) -> Result<()> {
     let flags = h.flags.get();
     if flags & !KNOWN_FLAGS != 0 {
         return Err(Error::at(
@@ -261,75 +310,18 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
             format!("n_leaves {n_leaves} is impossible for {n_nodes} nodes"),
         ));
     }
+    Ok(())
+}
 
-    // Section table: contiguous, 8-aligned, zero padding, exact fixed-size lengths.
-    let fixed_len = [
-        Some(n_nodes as u64 * NODE_SIZE as u64),
-        Some(n_nodes as u64 * STATS_SIZE as u64),
-        Some(n_leaves as u64 * n_classes as u64 * 8),
-        None,
-        None,
-        None,
-        None,
-    ];
+/// The section table: contiguous, 8-aligned, zero padding, exact fixed-size lengths, ending
+/// at `file_len`. Returns `(offset, length)` per section.
+fn section_table(model: &[u8], h: &RawHeader) -> Result<[(usize, usize); N_SECTIONS]> {
+    let file_len = h.file_len.get();
     let mut sections = [(0usize, 0usize); N_SECTIONS];
     let mut expected = HEADER_LEN as u64;
-    for k in 0..N_SECTIONS {
-        let entry = field::SECTIONS + 16 * k as u64;
-        let off = h.sections[k].offset.get();
-        let len = h.sections[k].length.get();
-        let name = SECTION_NAMES[k];
-        let end = off.checked_add(len).ok_or_else(|| {
-            Error::at(
-                Status::Bounds,
-                entry,
-                format!("{name} section: offset {off} + length {len} overflows"),
-            )
-        })?;
-        if off > file_len || end > file_len {
-            return Err(Error::at(
-                Status::Bounds,
-                entry,
-                format!("{name} section [{off}, {end}) lies outside the {file_len}-byte file"),
-            ));
-        }
-        if off != expected {
-            return Err(Error::at(
-                Status::Layout,
-                entry,
-                format!("{name} section starts at {off}, expected {expected} (sections must be contiguous and 8-aligned)"),
-            ));
-        }
-        if let Some(want) = fixed_len[k] {
-            if len != want {
-                return Err(Error::at(
-                    Status::Layout,
-                    entry + 8,
-                    format!(
-                        "{name} section is {len} bytes, expected {want} for the header's counts"
-                    ),
-                ));
-            }
-        }
-        let next = (end + 7) & !7;
-        if next > file_len {
-            return Err(Error::at(
-                Status::Bounds,
-                entry,
-                format!("{name} section padding runs past the end of the file"),
-            ));
-        }
-        if let Some(p) = model[end as usize..next as usize]
-            .iter()
-            .position(|&b| b != 0)
-        {
-            return Err(Error::at(
-                Status::Layout,
-                end + p as u64,
-                format!("non-zero padding byte after the {name} section"),
-            ));
-        }
-        sections[k] = (off as usize, len as usize);
+    for (k, section) in sections.iter_mut().enumerate() {
+        let (off, len, next) = section_entry(model, h, k, expected)?;
+        *section = (off as usize, len as usize);
         expected = next;
     }
     if expected != file_len {
@@ -343,42 +335,104 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
         ));
     }
 
-    let layout = Layout {
-        model_len,
-        n_features,
-        n_classes,
-        n_nodes,
-        n_leaves,
-        max_depth,
-        flags,
-        format_minor: h.format_minor.get(),
-        crc32: crc,
-        sections,
-        has_signature,
-    };
-    check_tree(model, &layout)?;
-    let (off, len) = sections[SEC_CLASS_LABELS];
+    Ok(sections)
+}
+
+/// The length the header's counts fix for section `k` (`None` for variable-length sections).
+fn fixed_section_len(h: &RawHeader, k: usize) -> Option<u64> {
+    let (n_nodes, n_leaves, n_classes) = (h.n_nodes.get(), h.n_leaves.get(), h.n_classes.get());
+    match k {
+        SEC_NODES => Some(n_nodes as u64 * NODE_SIZE as u64),
+        SEC_STATS => Some(n_nodes as u64 * STATS_SIZE as u64),
+        SEC_PROBS => Some(n_leaves as u64 * n_classes as u64 * 8),
+        _ => None,
+    }
+}
+
+/// Section table entry `k`, which must start at `expected`: `(offset, length, next expected
+/// offset)` after checking its bounds, its fixed length and its zero padding.
+fn section_entry(model: &[u8], h: &RawHeader, k: usize, expected: u64) -> Result<(u64, u64, u64)> {
+    let file_len = h.file_len.get();
+    let entry = field::SECTIONS + 16 * k as u64;
+    let off = h.sections[k].offset.get();
+    let len = h.sections[k].length.get();
+    let name = SECTION_NAMES[k];
+    let end = off.checked_add(len).ok_or_else(|| {
+        Error::at(
+            Status::Bounds,
+            entry,
+            format!("{name} section: offset {off} + length {len} overflows"),
+        )
+    })?;
+    if off > file_len || end > file_len {
+        return Err(Error::at(
+            Status::Bounds,
+            entry,
+            format!("{name} section [{off}, {end}) lies outside the {file_len}-byte file"),
+        ));
+    }
+    if off != expected {
+        return Err(Error::at(
+            Status::Layout,
+            entry,
+            format!("{name} section starts at {off}, expected {expected} (sections must be contiguous and 8-aligned)"),
+        ));
+    }
+    if let Some(want) = fixed_section_len(h, k) {
+        if len != want {
+            return Err(Error::at(
+                Status::Layout,
+                entry + 8,
+                format!("{name} section is {len} bytes, expected {want} for the header's counts"),
+            ));
+        }
+    }
+    let next = (end + 7) & !7;
+    if next > file_len {
+        return Err(Error::at(
+            Status::Bounds,
+            entry,
+            format!("{name} section padding runs past the end of the file"),
+        ));
+    }
+    if let Some(p) = model[end as usize..next as usize]
+        .iter()
+        .position(|&b| b != 0)
+    {
+        return Err(Error::at(
+            Status::Layout,
+            end + p as u64,
+            format!("non-zero padding byte after the {name} section"),
+        ));
+    }
+    Ok((off, len, next))
+}
+
+/// The string sections: class labels and feature names (string tables), the model version
+/// and the metadata (a JSON object, nesting checked before parsing).
+fn check_text_sections(model: &[u8], l: &Layout) -> Result<()> {
+    let (off, len) = l.sections[SEC_CLASS_LABELS];
     check_string_table(
         &model[off..off + len],
         off,
-        n_classes as usize,
+        l.n_classes as usize,
         "class labels",
     )?;
-    let (off, len) = sections[SEC_FEATURE_NAMES];
+    let (off, len) = l.sections[SEC_FEATURE_NAMES];
     check_string_table(
         &model[off..off + len],
         off,
-        n_features as usize,
+        l.n_features as usize,
         "feature names",
     )?;
-    let (off, len) = sections[SEC_MODEL_VERSION];
+    let (off, len) = l.sections[SEC_MODEL_VERSION];
     check_text(
         &model[off..off + len],
         off,
         MAX_VERSION_LEN,
         "model version",
     )?;
-    let (off, len) = sections[SEC_METADATA];
+    let (off, len) = l.sections[SEC_METADATA];
     let text = check_text(&model[off..off + len], off, MAX_METADATA_LEN, "metadata")?;
     if json_nesting_depth(text) > MAX_METADATA_NESTING {
         return Err(corrupt(
@@ -390,234 +444,6 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
         Ok(serde_json::Value::Object(_)) => {}
         Ok(_) => return Err(corrupt(off, "metadata is not a JSON object".into())),
         Err(e) => return Err(corrupt(off, format!("metadata is not valid JSON: {e}"))),
-    }
-    Ok(layout)
-}
-
-/// A split whose missing-value direction is yet to be compared with its children's counts.
-struct PendingSplit {
-    parent: usize,
-    right: usize,
-    missing_right: bool,
-    n_left: f64,
-}
-
-impl PendingSplit {
-    /// The missing direction must name the child with more training samples (left on a tie).
-    fn check(&self, n_right: f64, node_at: &impl Fn(usize, usize) -> u64) -> Result<()> {
-        let (i, nl, nr) = (self.parent, self.n_left, n_right);
-        if self.missing_right != (nr > nl) {
-            return Err(Error::at(
-                Status::Corrupt,
-                node_at(i, 0),
-                format!("node {i}: missing-value direction disagrees with the children's sample counts ({nl} left, {nr} right)"),
-            ));
-        }
-        Ok(())
-    }
-}
-
-fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
-    let (noff, nlen) = l.sections[SEC_NODES];
-    let (soff, slen) = l.sections[SEC_STATS];
-    let (poff, plen) = l.sections[SEC_PROBS];
-    let (nodes, stats, probs) = match (
-        <[RawNode]>::ref_from_bytes(&model[noff..noff + nlen]),
-        <[RawStats]>::ref_from_bytes(&model[soff..soff + slen]),
-        <[zerocopy::little_endian::F64]>::ref_from_bytes(&model[poff..poff + plen]),
-    ) {
-        (Ok(n), Ok(s), Ok(p)) => (n, s, p),
-        _ => {
-            return Err(corrupt(
-                noff,
-                "section lengths are not whole records".into(),
-            ))
-        }
-    };
-    let n = nodes.len();
-    let node_at = |i: usize, word: usize| (noff + i * NODE_SIZE + 4 * word) as u64;
-    let stat_at = |i: usize| (soff + i * STATS_SIZE) as u64;
-    // depth[i] == u32::MAX until node i is claimed by a parent (the root is claimed by itself).
-    let mut depth = vec![u32::MAX; n];
-    depth[0] = 0;
-    let mut max_depth = 0u32;
-    let mut next_leaf = 0u32;
-    let left_adjacent = l.flags & FLAG_LEFT_ADJACENT != 0;
-    // Splits whose missing direction is checked when their right child is reached; in a
-    // pre-order tree this is a stack no deeper than the tree.
-    let mut pending: Vec<PendingSplit> =
-        Vec::with_capacity(l.max_depth.min(MAX_DEPTH) as usize + 1);
-    for i in 0..n {
-        let node = &nodes[i];
-        let d = depth[i];
-        if d == u32::MAX {
-            return Err(Error::at(
-                Status::Graph,
-                node_at(i, 0),
-                format!("node {i} is unreachable: no parent points to it"),
-            ));
-        }
-        let st = &stats[i];
-        let ns = st.n_samples.get();
-        let (c0, c1) = (st.count_neg.get(), st.count_pos.get());
-        if !(ns.is_finite() && ns >= 0.0) {
-            return Err(Error::at(
-                Status::Corrupt,
-                stat_at(i),
-                format!("node {i}: n_samples {ns} is not a finite non-negative number"),
-            ));
-        }
-        if pending.last().is_some_and(|p| p.right == i) {
-            if let Some(p) = pending.pop() {
-                p.check(ns, &node_at)?;
-            }
-        }
-        match node.tag.get() {
-            TAG_SPLIT_MISSING_LEFT | TAG_SPLIT_MISSING_RIGHT => {
-                let (f, left, right) = (node.a.get(), node.b.get() as usize, node.c.get() as usize);
-                if f >= l.n_features {
-                    return Err(Error::at(
-                        Status::Corrupt,
-                        node_at(i, 1),
-                        format!(
-                            "node {i}: feature index {f} is out of range (n_features = {})",
-                            l.n_features
-                        ),
-                    ));
-                }
-                for (word, c, side) in [(2, left, "left"), (3, right, "right")] {
-                    if c <= i || c >= n {
-                        return Err(Error::at(
-                            Status::Graph,
-                            node_at(i, word),
-                            format!("node {i}: {side} child {c} must be greater than {i} and less than {n}"),
-                        ));
-                    }
-                    if depth[c] != u32::MAX {
-                        return Err(Error::at(
-                            Status::Graph,
-                            node_at(i, word),
-                            format!("node {c} has two parents (second: node {i})"),
-                        ));
-                    }
-                    depth[c] = d + 1;
-                }
-                if d + 1 > MAX_DEPTH {
-                    return Err(Error::at(
-                        Status::Limit,
-                        node_at(i, 0),
-                        format!("tree depth exceeds the cap of {MAX_DEPTH}"),
-                    ));
-                }
-                if left_adjacent && left != i + 1 {
-                    return Err(Error::at(Status::Layout, node_at(i, 2), format!("node {i}: left child {left} is not at {} as the header's pre-order flag promises", i + 1)));
-                }
-                let split = PendingSplit {
-                    parent: i,
-                    right,
-                    missing_right: node.tag.get() == TAG_SPLIT_MISSING_RIGHT,
-                    n_left: stats[left].n_samples.get(),
-                };
-                if left_adjacent {
-                    // Pre-order: the right child follows the whole left subtree; compare when
-                    // the walk reaches it (a sequential read, not a cache miss into the stats).
-                    pending.push(split);
-                } else {
-                    split.check(stats[right].n_samples.get(), &node_at)?;
-                }
-                let counts_ok = (c0.is_finite() && c0 >= 0.0 && c1.is_finite() && c1 >= 0.0)
-                    || (c0.is_nan() && c1.is_nan());
-                if !counts_ok {
-                    return Err(Error::at(
-                        Status::Corrupt,
-                        stat_at(i) + 8,
-                        format!("node {i}: class counts [{c0}, {c1}] are invalid"),
-                    ));
-                }
-            }
-            TAG_LEAF => {
-                max_depth = max_depth.max(d);
-                let (leaf, label, pad) = (node.a.get(), node.b.get(), node.c.get());
-                if leaf != next_leaf {
-                    return Err(Error::at(Status::Corrupt, node_at(i, 1), format!("node {i}: leaf index {leaf}, expected {next_leaf} (leaves are numbered in node order)")));
-                }
-                next_leaf += 1;
-                if label >= l.n_classes {
-                    return Err(Error::at(
-                        Status::Corrupt,
-                        node_at(i, 2),
-                        format!("node {i}: class label {label} is out of range"),
-                    ));
-                }
-                if pad != 0 {
-                    return Err(Error::at(
-                        Status::Layout,
-                        node_at(i, 3),
-                        format!("node {i}: reserved leaf word is not zero"),
-                    ));
-                }
-                if !(c0.is_finite() && c0 >= 0.0 && c1.is_finite() && c1 >= 0.0) {
-                    return Err(Error::at(Status::Corrupt, stat_at(i) + 8, format!("leaf node {i}: class counts [{c0}, {c1}] are not finite non-negative numbers")));
-                }
-                let pi = 2 * leaf as usize;
-                if pi + 1 >= probs.len() {
-                    return Err(Error::at(
-                        Status::Corrupt,
-                        node_at(i, 1),
-                        format!(
-                            "node {i}: leaf index {leaf} exceeds n_leaves {}",
-                            l.n_leaves
-                        ),
-                    ));
-                }
-                let (p0, p1) = (probs[pi].get(), probs[pi + 1].get());
-                let p_at = (poff + 8 * pi) as u64;
-                for (k, p) in [(0, p0), (1, p1)] {
-                    if !(p.is_finite() && (0.0..=1.0).contains(&p)) {
-                        return Err(Error::at(Status::Corrupt, p_at + 8 * k, format!("leaf {leaf}: probability {p} of class {k} is not a finite number in [0, 1]")));
-                    }
-                }
-                let want = leaf_probabilities([c0, c1]);
-                if [p0.to_bits(), p1.to_bits()] != [want[0].to_bits(), want[1].to_bits()] {
-                    return Err(Error::at(Status::Corrupt, p_at, format!("leaf {leaf}: probabilities [{p0}, {p1}] do not equal the class counts' [{}, {}]", want[0], want[1])));
-                }
-                if label != leaf_label([c0, c1]) {
-                    return Err(Error::at(Status::Corrupt, node_at(i, 2), format!("node {i}: label {label} is not the majority class of counts [{c0}, {c1}]")));
-                }
-            }
-            t => {
-                return Err(Error::at(
-                    Status::Graph,
-                    node_at(i, 0),
-                    format!("node {i}: unknown node tag {t}"),
-                ));
-            }
-        }
-    }
-    // Left-adjacent but not in pre-order (right children reached out of stack order): check
-    // the rest directly.
-    for p in pending {
-        p.check(stats[p.right].n_samples.get(), &node_at)?;
-    }
-    if next_leaf != l.n_leaves {
-        return Err(Error::at(
-            Status::Corrupt,
-            field::N_LEAVES,
-            format!(
-                "header says {} leaves, the node array has {next_leaf}",
-                l.n_leaves
-            ),
-        ));
-    }
-    if max_depth != l.max_depth {
-        return Err(Error::at(
-            Status::Corrupt,
-            field::MAX_DEPTH,
-            format!(
-                "header says max_depth {}, the tree's depth is {max_depth}",
-                l.max_depth
-            ),
-        ));
     }
     Ok(())
 }
@@ -666,106 +492,4 @@ pub fn leaf_probabilities(c: [f64; 2]) -> [f64; 2] {
 /// The reference's leaf label: argmax of the counts, class 0 on a tie.
 pub fn leaf_label(c: [f64; 2]) -> u32 {
     u32::from(c[1] > c[0])
-}
-
-/// Check a NUL-terminated UTF-8 text section; returns the text without its NUL.
-fn check_text<'a>(sec: &'a [u8], off: usize, cap: usize, what: &str) -> Result<&'a str> {
-    let Some((&0, body)) = sec.split_last() else {
-        return Err(corrupt(off, format!("{what} is not NUL-terminated")));
-    };
-    if body.len() > cap {
-        return Err(Error::at(
-            Status::Limit,
-            off as u64,
-            format!("{what} is {} bytes, above the cap of {cap}", body.len()),
-        ));
-    }
-    if let Some(p) = body.iter().position(|&b| b == 0) {
-        return Err(corrupt(off + p, format!("{what} contains a NUL byte")));
-    }
-    std::str::from_utf8(body)
-        .map_err(|e| corrupt(off + e.valid_up_to(), format!("{what} is not valid UTF-8")))
-}
-
-fn u32_at(sec: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes([sec[4 * i], sec[4 * i + 1], sec[4 * i + 2], sec[4 * i + 3]])
-}
-
-/// Check a string table of `n` strings (layout in [`crate::format`]).
-fn check_string_table(sec: &[u8], off: usize, n: usize, what: &str) -> Result<()> {
-    let index_len = 8 * n;
-    if sec.len() < index_len {
-        return Err(Error::at(
-            Status::Layout,
-            off as u64,
-            format!(
-                "{what}: section of {} bytes cannot hold the index of {n} strings",
-                sec.len()
-            ),
-        ));
-    }
-    let blob = &sec[index_len..];
-    let blob_off = off + index_len;
-    let mut start = 0usize;
-    for i in 0..n {
-        let end = u32_at(sec, i) as usize;
-        let at = (off + 4 * i) as u64;
-        if end <= start || end > blob.len() {
-            return Err(Error::at(
-                Status::Bounds,
-                at,
-                format!(
-                    "{what}: string {i} ends at {end}, outside ({start}, {}]",
-                    blob.len()
-                ),
-            ));
-        }
-        let s = &blob[start..end];
-        if end - start - 1 > MAX_NAME_LEN {
-            return Err(Error::at(
-                Status::Limit,
-                at,
-                format!(
-                    "{what}: string {i} is {} bytes, above the cap of {MAX_NAME_LEN}",
-                    end - start - 1
-                ),
-            ));
-        }
-        check_text(s, blob_off + start, MAX_NAME_LEN, what)?;
-        start = end;
-    }
-    if start != blob.len() {
-        return Err(Error::at(
-            Status::Layout,
-            (blob_off + start) as u64,
-            format!("{what}: {} bytes after the last string", blob.len() - start),
-        ));
-    }
-    let name = |i: usize| -> &[u8] {
-        let s = if i == 0 {
-            0
-        } else {
-            u32_at(sec, i - 1) as usize
-        };
-        &blob[s..u32_at(sec, i) as usize - 1]
-    };
-    let mut prev: Option<usize> = None;
-    for k in 0..n {
-        let at = (off + 4 * (n + k)) as u64;
-        let idx = u32_at(sec, n + k) as usize;
-        if idx >= n {
-            return Err(Error::at(
-                Status::Corrupt,
-                at,
-                format!("{what}: sorted index entry {k} is {idx}, out of range"),
-            ));
-        }
-        if let Some(p) = prev {
-            if name(p) >= name(idx) {
-                return Err(Error::at(Status::Corrupt, at, format!("{what}: sorted index is not strictly increasing at entry {k} (duplicate or unsorted name)")));
-            }
-        }
-        prev = Some(idx);
-    }
-    Ok(())
 }
