@@ -15,37 +15,10 @@ fn model_bytes() -> Vec<u8> {
     compile_ref(&m)
 }
 
-fn load(bytes: &[u8]) -> *mut tt_model {
-    let mut m = ptr::null_mut();
-    assert_eq!(
-        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
-        unsafe { tt_load_bytes(bytes.as_ptr(), bytes.len(), 0, &mut m, ptr::null_mut()) },
-        TT_OK
-    );
-    m
-}
-
-fn new_err() -> tt_error {
-    tt_error {
-        code: -99,
-        row: -99,
-        column: -99,
-        byte_offset: 99,
-        message: [0; 256],
-    }
-}
-
-fn msg(e: &tt_error) -> String {
-    // SAFETY: the library NUL-terminates `message`.
-    unsafe { CStr::from_ptr(e.message.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
 #[test]
 fn null_arguments_are_errors_and_err_may_be_null() {
     let bytes = model_bytes();
-    let m = load(&bytes);
+    let m = ffi_model(&bytes, 0);
     // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
     let nf = unsafe { tt_n_features(m) };
     let x = vec![0i8; nf];
@@ -56,7 +29,7 @@ fn null_arguments_are_errors_and_err_may_be_null() {
         unsafe { tt_predict(ptr::null(), x.as_ptr(), 1, nf, out.as_mut_ptr(), 1, &mut e) },
         TT_ERR_NULL_ARG
     );
-    assert!(msg(&e).contains("model"));
+    assert!(err_message(&e).contains("model"));
     assert_eq!(
         // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
         unsafe { tt_predict(m, ptr::null(), 1, nf, out.as_mut_ptr(), 1, &mut e) },
@@ -136,7 +109,7 @@ fn null_arguments_are_errors_and_err_may_be_null() {
 #[test]
 fn shape_length_and_alignment_errors_write_nothing() {
     let bytes = model_bytes();
-    let m = load(&bytes);
+    let m = ffi_model(&bytes, 0);
     // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
     let nf = unsafe { tt_n_features(m) };
     let x = vec![0i8; 3 * nf];
@@ -147,7 +120,11 @@ fn shape_length_and_alignment_errors_write_nothing() {
         unsafe { tt_predict(m, x.as_ptr(), 3, nf - 1, out.as_mut_ptr(), 3, &mut e) },
         TT_ERR_SHAPE
     );
-    assert!(msg(&e).contains(&nf.to_string()), "{}", msg(&e));
+    assert!(
+        err_message(&e).contains(&nf.to_string()),
+        "{}",
+        err_message(&e)
+    );
     assert_eq!(
         // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
         unsafe {
@@ -204,7 +181,7 @@ fn shape_length_and_alignment_errors_write_nothing() {
 #[test]
 fn invalid_values_name_row_column_and_feature_and_earlier_rows_are_written() {
     let bytes = model_bytes();
-    let m = load(&bytes);
+    let m = ffi_model(&bytes, 0);
     // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
     let nf = unsafe { tt_n_features(m) };
     let odor_n = CString::new("odor=n").unwrap();
@@ -230,9 +207,9 @@ fn invalid_values_name_row_column_and_feature_and_earlier_rows_are_written() {
             (TT_ERR_INPUT_VALUE, 2, root as i64)
         );
         assert!(
-            msg(&e).contains(&format!("value {bad}")) && msg(&e).contains("odor=n"),
+            err_message(&e).contains(&format!("value {bad}")) && err_message(&e).contains("odor=n"),
             "{}",
-            msg(&e)
+            err_message(&e)
         );
         assert_ne!(out[0], 7, "row 0 was predicted before the bad row");
         assert_eq!(out[2], 7, "the bad row is not written");
@@ -288,7 +265,7 @@ fn load_flags_and_file_errors() {
         unsafe { tt_load(path.as_ptr(), 0, &mut m, &mut e) },
         TT_ERR_IO
     );
-    assert!(msg(&e).contains("/nonexistent/model.ttm"));
+    assert!(err_message(&e).contains("/nonexistent/model.ttm"));
     assert_eq!(
         // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
         unsafe { tt_load_bytes(b"GARBAGE!".as_ptr(), 8, 0, &mut m, &mut e) },
@@ -337,7 +314,7 @@ fn load_flags_and_file_errors() {
 #[test]
 fn metadata_calls() {
     let bytes = model_bytes();
-    let m = load(&bytes);
+    let m = ffi_model(&bytes, 0);
     assert_eq!(
         (
             // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
@@ -458,7 +435,7 @@ fn metadata_calls() {
 #[test]
 fn one_model_serves_many_threads() {
     let bytes = model_bytes();
-    let m = load(&bytes) as usize;
+    let m = ffi_model(&bytes, 0) as usize;
     let inp = input("mushroom", true);
     let (n, nf) = (inp.rows.len(), inp.names.len());
     let x = inp.i8_flat();

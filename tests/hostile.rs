@@ -69,23 +69,18 @@
 //! `every_status_code_is_exercised` produces every code of `error.rs` in this file except
 //! TT_ERR_PANIC, which no public entry point can reach without a test hook (see that test).
 
+mod common;
+use common::*;
 use std::ffi::{c_char, CStr};
 use thetatree::error::code::*;
 use thetatree::ffi::*;
 use thetatree::format::*;
-use thetatree::validate::{leaf_label, leaf_probabilities};
+use thetatree::validate::leaf_probabilities;
 use thetatree::{Model, Status};
 
 // ---------------------------------------------------------------------------------------------
 // Building and forging models
 // ---------------------------------------------------------------------------------------------
-
-fn leaf(c: [f64; 2]) -> NodeSpec {
-    NodeSpec::Leaf {
-        label: leaf_label(c),
-        probabilities: leaf_probabilities(c),
-    }
-}
 
 fn base_spec() -> ModelSpec {
     ModelSpec {
@@ -124,24 +119,9 @@ fn base() -> Vec<u8> {
     encode(&base_spec())
 }
 
-fn get_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
-}
-fn get_u64(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
-}
-fn set_u32(b: &mut [u8], at: usize, v: u32) {
-    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-}
-fn set_u64(b: &mut [u8], at: usize, v: u64) {
-    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
-}
 fn add_u64(b: &mut [u8], at: usize, d: i64) {
     let v = get_u64(b, at).wrapping_add_signed(d);
     set_u64(b, at, v);
-}
-fn set_f64(b: &mut [u8], at: usize, v: f64) {
-    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
 }
 
 /// Offset of section table entry `k`.
@@ -187,33 +167,6 @@ fn forge_spec(spec: &ModelSpec, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Loading through every path and checking the result
 // ---------------------------------------------------------------------------------------------
-
-fn zero_err() -> tt_error {
-    tt_error {
-        code: -1,
-        row: 0,
-        column: 0,
-        byte_offset: 0,
-        message: [0; 256],
-    }
-}
-
-fn err_message(e: &tt_error) -> String {
-    // SAFETY: the library always NUL-terminates the message.
-    unsafe { CStr::from_ptr(e.message.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Load through `tt_load_bytes`; returns the status, the error and the model (if any).
-fn ffi_load(bytes: &[u8], flags: u32) -> (i32, tt_error, *mut tt_model) {
-    let mut out: *mut tt_model = std::ptr::null_mut();
-    let mut err = zero_err();
-    // An empty slice's pointer is dangling but non-null and aligned: fine for a 0-byte read.
-    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
-    let rc = unsafe { tt_load_bytes(bytes.as_ptr(), bytes.len(), flags, &mut out, &mut err) };
-    (rc, err, out)
-}
 
 /// Assert that `bytes` is rejected with `status` (and `offset`, if given) by the pure loader and
 /// by `tt_load_bytes` with and without `TT_LOAD_BORROW`, with a message, and no model published.
@@ -310,7 +263,7 @@ fn ffi_predict_all(m: *const tt_model) -> (Vec<i32>, Vec<f64>) {
     let n = rows.len();
     let mut labels = vec![-7i32; n];
     let mut proba = vec![-7f64; 2 * n];
-    let mut err = zero_err();
+    let mut err = new_err();
     assert_eq!(
         // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
         unsafe { tt_predict(m, x.as_ptr(), n, 3, labels.as_mut_ptr(), n, &mut err) },
@@ -1458,7 +1411,7 @@ fn misaligned_buffers_predict_identically() {
         assert_eq!(ptr as usize % 8, off);
         for flags in [TT_LOAD_DEFAULT, TT_LOAD_BORROW] {
             let mut m: *mut tt_model = std::ptr::null_mut();
-            let mut err = zero_err();
+            let mut err = new_err();
             assert_eq!(
                 // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
                 unsafe { tt_load_bytes(ptr, b.len(), flags, &mut m, &mut err) },
@@ -1508,18 +1461,11 @@ fn misaligned_buffers_predict_identically() {
 // 7. Every status code
 // ---------------------------------------------------------------------------------------------
 
-/// Load `b` through the C ABI (must succeed).
-fn ffi_model(b: &[u8]) -> *mut tt_model {
-    let (rc, err, m) = ffi_load(b, 0);
-    assert_eq!(rc, TT_OK, "{}", err_message(&err));
-    m
-}
-
 /// Produce `status` through the public API, returning the code actually obtained.
 fn produce(status: Status) -> Option<i32> {
     let b = base();
     let key = b"secret";
-    let mut err = zero_err();
+    let mut err = new_err();
     let mut out: *mut tt_model = std::ptr::null_mut();
     let load = |bytes: &[u8]| {
         Model::from_bytes(bytes)
@@ -1535,7 +1481,7 @@ fn produce(status: Status) -> Option<i32> {
         | Status::InputValue
         | Status::NotFound
         | Status::Alignment => {
-            let m = ffi_model(&b);
+            let m = ffi_model(&b, 0);
             let x = [0i8, 1, 0, 1, 2, 0];
             let mut labels = [0i32; 2];
             let rc = match status {
@@ -1705,8 +1651,8 @@ fn every_status_code_is_exercised() {
 #[test]
 fn ffi_argument_errors() {
     let b = base();
-    let m = ffi_model(&b);
-    let mut err = zero_err();
+    let m = ffi_model(&b, 0);
+    let mut err = new_err();
     let mut out: *mut tt_model = std::ptr::null_mut();
     // NULL out / data / model / x / output.
     assert_eq!(
@@ -1904,7 +1850,7 @@ fn ffi_argument_errors() {
 #[test]
 #[cfg_attr(miri, ignore = "file system")]
 fn load_path_errors() {
-    let mut err = zero_err();
+    let mut err = new_err();
     let mut out: *mut tt_model = std::ptr::null_mut();
     assert_eq!(
         // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.

@@ -16,19 +16,13 @@
 //! A real model at MAX_NODES is not built: a binary tree has an odd node count, and 2^24 − 1
 //! nodes make an ~800 MB file; the forged header shows the cap check is the boundary instead.
 
+mod common;
+use common::*;
 use thetatree::compile::{compile, CompileOptions};
 use thetatree::error::code::*;
 use thetatree::ffi::*;
 use thetatree::format::*;
-use thetatree::validate::{leaf_label, leaf_probabilities};
 use thetatree::{Model, Status};
-
-fn leaf(c: [f64; 2]) -> NodeSpec {
-    NodeSpec::Leaf {
-        label: leaf_label(c),
-        probabilities: leaf_probabilities(c),
-    }
-}
 
 /// One split on feature `f` with two leaves.
 fn stump(f: u32, feature_names: Vec<String>) -> ModelSpec {
@@ -97,15 +91,6 @@ fn chain_json(depth: usize) -> String {
 
 const LEAF_JSON: &str = r#"{"type":"leaf","n_samples":1,"class_counts":[1,0]}"#;
 
-fn get_u64(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
-}
-fn set_u32(b: &mut [u8], at: usize, v: u32) {
-    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-}
-fn set_u64(b: &mut [u8], at: usize, v: u64) {
-    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
-}
 fn section_offset(b: &[u8], k: usize) -> u64 {
     get_u64(b, 64 + 16 * k)
 }

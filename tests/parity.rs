@@ -42,16 +42,6 @@ fn every_reference_model_matches_golden_outputs() {
     assert!(rows > 100_000, "checked {rows} rows");
 }
 
-fn ffi_model(bytes: &[u8], flags: u32) -> *mut tt_model {
-    let mut m = ptr::null_mut();
-    assert_eq!(
-        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
-        unsafe { tt_load_bytes(bytes.as_ptr(), bytes.len(), flags, &mut m, ptr::null_mut()) },
-        TT_OK
-    );
-    m
-}
-
 type LabelsFn<T> = unsafe extern "C" fn(
     *const tt_model,
     *const T,

@@ -1,9 +1,11 @@
 //! Wide-input entry points (bit-packed and CSR rows) and the batch kernels: the same leaf as
 //! the dense int8 path for every row, and every error case of the new C functions.
 
+mod common;
 #[path = "../benches/gen/mod.rs"]
 mod gen;
 
+use common::*;
 use gen::Generated;
 use thetatree::ffi::*;
 use thetatree::format::NodeSpec;
@@ -56,43 +58,8 @@ fn trees() -> Vec<Generated> {
     v
 }
 
-struct Loaded(*mut tt_model);
-impl Drop for Loaded {
-    fn drop(&mut self) {
-        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
-        unsafe { tt_free(self.0) };
-    }
-}
-fn load(g: &Generated) -> Loaded {
-    let mut m = std::ptr::null_mut();
-    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
-    let rc = unsafe {
-        tt_load_bytes(
-            g.bytes.as_ptr(),
-            g.bytes.len(),
-            0,
-            &mut m,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(rc, TT_OK);
-    Loaded(m)
-}
-
-fn new_err() -> tt_error {
-    tt_error {
-        code: 0,
-        row: -7,
-        column: -7,
-        byte_offset: 0,
-        message: [0; 256],
-    }
-}
-fn message(e: &tt_error) -> String {
-    // SAFETY: the library NUL-terminates `message`.
-    unsafe { std::ffi::CStr::from_ptr(e.message.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
+fn load(g: &Generated) -> CModel {
+    CModel::load(&g.bytes)
 }
 
 #[test]
@@ -653,7 +620,7 @@ fn bits_argument_errors_write_nothing() {
         let rcs = call(&mut err, out.as_mut_ptr(), lab.as_mut_ptr());
         assert_eq!(rcs, [code, code], "{what}");
         assert_eq!(err.code, code, "{what}");
-        assert!(!message(&err).is_empty(), "{what}");
+        assert!(!err_message(&err).is_empty(), "{what}");
         assert!(out.iter().all(|&v| v == 9.0), "{what}: output written");
         assert!(lab.iter().all(|&v| v == 9), "{what}: labels written");
         // NULL err is allowed.
@@ -714,12 +681,12 @@ fn csr_argument_and_structure_errors_write_nothing() {
             assert!(
                 out.iter().all(|&v| v == 9.0),
                 "output written on error {}",
-                message(&e1)
+                err_message(&e1)
             );
             assert!(lab.iter().all(|&v| v == 9), "labels written on error");
             assert_eq!(e1.code, r1);
         }
-        (r1, e1.row, e1.column, message(&e1))
+        (r1, e1.row, e1.column, err_message(&e1))
     };
     assert_eq!(run(&off, &good, 6, n_rows, nf, 6).0, TT_OK);
     // Structure errors name the row (and the bad index as column).
@@ -788,7 +755,7 @@ fn csr_argument_and_structure_errors_write_nothing() {
         },
         TT_ERR_NULL_ARG
     );
-    assert!(message(&e).contains("row_offsets"));
+    assert!(err_message(&e).contains("row_offsets"));
     assert_eq!(
         // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
         unsafe {
@@ -806,7 +773,7 @@ fn csr_argument_and_structure_errors_write_nothing() {
         },
         TT_ERR_NULL_ARG
     );
-    assert!(message(&e).contains("indices"));
+    assert!(err_message(&e).contains("indices"));
     assert_eq!(
         // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
         unsafe {
