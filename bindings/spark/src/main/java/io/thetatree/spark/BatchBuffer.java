@@ -1,33 +1,27 @@
 package io.thetatree.spark;
 
-import io.thetatree.CellType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.nio.IntBuffer;
 
 /**
- * Direct (off-heap) buffers for one batch of rows: the input cells, row-major, and the outputs of
- * each {@link Kernel}. The library reads and writes them in place (the Java binding's zero-copy
+ * Direct (off-heap) buffers for one batch of rows: the int8 input cells, row-major, and the outputs
+ * of each {@link Kernel}. The library reads and writes them in place (the Java binding's zero-copy
  * path). One per partition iterator, never shared between threads. Capacity grows to the largest
  * batch seen, so a partition of ten rows does not allocate a full batch.
  */
 final class BatchBuffer {
     private final int nFeatures;
-    private final CellType cell;
+    private final byte[] zeros;
     private int capacity;
-    private ByteBuffer int8;
-    private DoubleBuffer float64;
+    private ByteBuffer cells;
     private IntBuffer labels;
     private DoubleBuffer probabilities;
-    private final byte[] zeroBytes;
-    private final double[] zeroDoubles;
 
-    BatchBuffer(int nFeatures, CellType cell) {
+    BatchBuffer(int nFeatures) {
         this.nFeatures = nFeatures;
-        this.cell = cell;
-        this.zeroBytes = cell == CellType.INT8 ? new byte[nFeatures] : null;
-        this.zeroDoubles = cell == CellType.FLOAT64 ? new double[nFeatures] : null;
+        this.zeros = new byte[nFeatures];
     }
 
     /** Makes room for {@code rows} rows (contents are not kept). */
@@ -35,14 +29,7 @@ final class BatchBuffer {
         if (rows <= capacity) {
             return;
         }
-        ByteBuffer x = ByteBuffer.allocateDirect(Math.multiplyExact(rows,
-                cell == CellType.INT8 ? nFeatures : nFeatures * Double.BYTES))
-                .order(ByteOrder.LITTLE_ENDIAN);
-        if (cell == CellType.INT8) {
-            int8 = x;
-        } else {
-            float64 = x.asDoubleBuffer();
-        }
+        cells = ByteBuffer.allocateDirect(Math.multiplyExact(rows, nFeatures));
         labels = ByteBuffer.allocateDirect(rows * Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN)
                 .asIntBuffer();
         probabilities = ByteBuffer.allocateDirect(rows * 2 * Double.BYTES)
@@ -50,27 +37,14 @@ final class BatchBuffer {
         capacity = rows;
     }
 
-    int nFeatures() {
-        return nFeatures;
-    }
-
-    CellType cellType() {
-        return cell;
-    }
-
     /** Index of the first cell of {@code slot}. */
     int rowStart(int slot) {
         return slot * nFeatures;
     }
 
-    /** The int8 cells (INT8 batches). Absolute puts only: positions belong to {@link Kernel}. */
+    /** The cells. Readers use absolute puts only: positions belong to {@link Kernel}. */
     ByteBuffer int8() {
-        return int8;
-    }
-
-    /** The double cells (FLOAT64 batches). */
-    DoubleBuffer float64() {
-        return float64;
+        return cells;
     }
 
     IntBuffer labels() {
@@ -83,10 +57,6 @@ final class BatchBuffer {
 
     /** Sets every cell of {@code slot} to 0 (absent). */
     void zero(int slot) {
-        if (cell == CellType.INT8) {
-            int8.put(rowStart(slot), zeroBytes);
-        } else {
-            float64.put(rowStart(slot), zeroDoubles);
-        }
+        cells.put(rowStart(slot), zeros);
     }
 }

@@ -63,7 +63,7 @@ final class BatchScorer implements MapPartitionsFunction<Row, Row> {
         private final int partition = TaskContext.getPartitionId();
         private final Row[] rows = new Row[batchRows];
         private final boolean[] invalid = new boolean[batchRows];
-        private final BatchBuffer buf = new BatchBuffer(nFeatures, reader.cellType());
+        private final BatchBuffer buf = new BatchBuffer(nFeatures);
         private ExecutorModelCache.Lease lease;
         private long firstRow; // index in the partition of rows[0]
         private int n; // rows in the batch

@@ -1,6 +1,5 @@
 package io.thetatree.spark;
 
-import io.thetatree.CellType;
 import io.thetatree.Model;
 import java.nio.DoubleBuffer;
 import java.nio.IntBuffer;
@@ -18,11 +17,7 @@ enum Kernel {
         void run(Model m, BatchBuffer b, int start, int n) {
             IntBuffer out = b.labels();
             out.position(start);
-            if (b.cellType() == CellType.INT8) {
-                m.predictInto(b.int8().position(b.rowStart(start)), n, out);
-            } else {
-                m.predictInto(b.float64().position(b.rowStart(start)), n, out);
-            }
+            m.predictInto(b.int8().position(b.rowStart(start)), n, out);
         }
     },
     /** [P(class 0), P(class 1)] per row into {@link BatchBuffer#probabilities()}. */
@@ -31,11 +26,7 @@ enum Kernel {
         void run(Model m, BatchBuffer b, int start, int n) {
             DoubleBuffer out = b.probabilities();
             out.position(2 * start);
-            if (b.cellType() == CellType.INT8) {
-                m.predictProbaInto(b.int8().position(b.rowStart(start)), n, out);
-            } else {
-                m.predictProbaInto(b.float64().position(b.rowStart(start)), n, out);
-            }
+            m.predictProbaInto(b.int8().position(b.rowStart(start)), n, out);
         }
     };
 

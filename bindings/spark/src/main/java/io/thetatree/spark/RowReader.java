@@ -1,19 +1,15 @@
 package io.thetatree.spark;
 
-import io.thetatree.CellType;
 import java.io.Serializable;
 import org.apache.spark.sql.Row;
 
 /**
- * Copies the features of one input {@link Row} into a slot of a {@link BatchBuffer}, in the
- * model's feature order. A reader only moves values: whether a value is acceptable (0, 1 or
- * missing) is decided by the library when it walks the row, so that rule lives in one place.
- * Made on the driver from the input schema ({@link InputSchema}), shipped to the executors.
+ * Copies the features of one input {@link Row} into a slot of a {@link BatchBuffer} as int8 cells,
+ * in the model's feature order. A reader only converts values (see {@link RowReaders}): whether a
+ * value is acceptable is decided by the library when it walks the row, so that rule lives in one
+ * place. Made on the driver from the input schema ({@link InputSchema}), shipped to the executors.
  */
 interface RowReader extends Serializable {
-    /** The cell type of the batch: INT8 for byte inputs, FLOAT64 for everything else. */
-    CellType cellType();
-
     /**
      * Writes the row's cells into {@code slot}. Returns null, or why the row has no cells to score
      * (null features value, wrong length); the slot then holds zeros, which the library accepts.

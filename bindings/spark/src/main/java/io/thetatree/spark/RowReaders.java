@@ -1,8 +1,6 @@
 package io.thetatree.spark;
 
-import io.thetatree.CellType;
 import java.nio.ByteBuffer;
-import java.nio.DoubleBuffer;
 import org.apache.spark.ml.linalg.DenseVector;
 import org.apache.spark.ml.linalg.SparseVector;
 import org.apache.spark.ml.linalg.Vector;
@@ -12,11 +10,39 @@ import scala.collection.Seq;
 /**
  * The {@link RowReader} of each supported input: one features column ({@code array<tinyint>},
  * {@code array<int>}, {@code array<double>}, {@code binary}, ml {@code Vector}) or one column per
- * feature. Byte inputs keep their bytes (0, 1, -1 = missing); all others become doubles (NaN =
- * missing). Null elements and null columns are missing.
+ * feature. Every input becomes int8 cells (0 absent, 1 present, -1 missing): one byte per cell
+ * instead of eight keeps a batch of wide rows small (a sparse row of 354 features is zeroed and
+ * scattered into 354 bytes, not 2.8 KB). Null elements and null columns are missing.
+ *
+ * <p>The conversions decide nothing: a value the library accepts keeps its meaning, and every
+ * other value becomes a byte the library rejects in the same way ({@link #ofDouble}, {@link
+ * #ofLong}), so the library's error still names the row and column, and the message quotes the
+ * original value from the row.
  */
 final class RowReaders {
     private RowReaders() {}
+
+    /** A cell the library rejects (only 0, 1 and -1 are valid int8 cells). */
+    static final byte REJECTED = 2;
+
+    /**
+     * The int8 cell of a double cell, as the library reads doubles: 0.0 and -0.0 absent, 1.0
+     * present, NaN missing; anything else is {@link #REJECTED}.
+     */
+    static byte ofDouble(double d) {
+        if (d == 0.0) {
+            return 0;
+        }
+        if (d == 1.0) {
+            return 1;
+        }
+        return Double.isNaN(d) ? (byte) -1 : REJECTED;
+    }
+
+    /** An integer cell: values in the byte range are kept (-1 missing), others are rejected. */
+    static byte ofLong(long v) {
+        return v >= Byte.MIN_VALUE && v <= Byte.MAX_VALUE ? (byte) v : REJECTED;
+    }
 
     /** A features column holding all cells of a row. */
     private abstract static class FeaturesColumn implements RowReader {
@@ -58,11 +84,6 @@ final class RowReaders {
         }
 
         @Override
-        public CellType cellType() {
-            return CellType.INT8;
-        }
-
-        @Override
         public String fill(Row row, BatchBuffer buf, int slot) {
             Seq<Object> s = row.getSeq(column);
             String bad = checkShape(s, s == null ? 0 : s.length());
@@ -85,21 +106,12 @@ final class RowReaders {
         }
     }
 
-    /**
-     * {@code array<int>}: -1 is missing, as for bytes. Values outside the byte range saturate to
-     * -128 / 127, which the library rejects like any other value that is not 0, 1 or -1; messages
-     * quote the original int.
-     */
+    /** {@code array<int>}: -1 is missing, as for bytes; values outside the byte range rejected. */
     static final class IntArray extends FeaturesColumn {
         private static final long serialVersionUID = 1L;
 
         IntArray(int column, String name, int nFeatures) {
             super(column, name, nFeatures);
-        }
-
-        @Override
-        public CellType cellType() {
-            return CellType.INT8;
         }
 
         @Override
@@ -114,13 +126,9 @@ final class RowReaders {
             int base = buf.rowStart(slot);
             for (int j = 0; j < nFeatures; j++) {
                 Object v = s.apply(j);
-                x.put(base + j, v == null ? (byte) -1 : saturate((Integer) v));
+                x.put(base + j, v == null ? (byte) -1 : ofLong((Integer) v));
             }
             return null;
-        }
-
-        private static byte saturate(int v) {
-            return (byte) Math.max(Byte.MIN_VALUE, Math.min(Byte.MAX_VALUE, v));
         }
 
         @Override
@@ -138,11 +146,6 @@ final class RowReaders {
         }
 
         @Override
-        public CellType cellType() {
-            return CellType.FLOAT64;
-        }
-
-        @Override
         public String fill(Row row, BatchBuffer buf, int slot) {
             Seq<Object> s = row.getSeq(column);
             String bad = checkShape(s, s == null ? 0 : s.length());
@@ -150,11 +153,11 @@ final class RowReaders {
                 buf.zero(slot);
                 return bad;
             }
-            DoubleBuffer x = buf.float64();
+            ByteBuffer x = buf.int8();
             int base = buf.rowStart(slot);
             for (int j = 0; j < nFeatures; j++) {
                 Object v = s.apply(j);
-                x.put(base + j, v == null ? Double.NaN : (Double) v);
+                x.put(base + j, v == null ? (byte) -1 : ofDouble((Double) v));
             }
             return null;
         }
@@ -171,11 +174,6 @@ final class RowReaders {
 
         Binary(int column, String name, int nFeatures) {
             super(column, name, nFeatures);
-        }
-
-        @Override
-        public CellType cellType() {
-            return CellType.INT8;
         }
 
         @Override
@@ -205,11 +203,6 @@ final class RowReaders {
         }
 
         @Override
-        public CellType cellType() {
-            return CellType.FLOAT64;
-        }
-
-        @Override
         public String fill(Row row, BatchBuffer buf, int slot) {
             Vector v = (Vector) row.get(column);
             String bad = checkShape(v, v == null ? 0 : v.size());
@@ -217,17 +210,20 @@ final class RowReaders {
                 buf.zero(slot);
                 return bad;
             }
-            DoubleBuffer x = buf.float64();
+            ByteBuffer x = buf.int8();
             int base = buf.rowStart(slot);
             if (v instanceof DenseVector d) {
-                x.put(base, d.values());
+                double[] val = d.values();
+                for (int j = 0; j < nFeatures; j++) {
+                    x.put(base + j, ofDouble(val[j]));
+                }
             } else {
                 SparseVector s = (SparseVector) v;
                 buf.zero(slot);
                 int[] idx = s.indices();
                 double[] val = s.values();
                 for (int k = 0; k < idx.length; k++) {
-                    x.put(base + idx[k], val[k]);
+                    x.put(base + idx[k], ofDouble(val[k]));
                 }
             }
             return null;
@@ -240,8 +236,8 @@ final class RowReaders {
     }
 
     /**
-     * One numeric or boolean column per feature ({@code setInputCols}): booleans are 1/0, numbers
-     * their double value, null is missing.
+     * One numeric or boolean column per feature ({@code setInputCols}): booleans are 1/0, integers
+     * and floating-point numbers read as in the array forms, null is missing.
      */
     static final class Columns implements RowReader {
         private static final long serialVersionUID = 1L;
@@ -255,27 +251,26 @@ final class RowReaders {
         }
 
         @Override
-        public CellType cellType() {
-            return CellType.FLOAT64;
-        }
-
-        @Override
         public String fill(Row row, BatchBuffer buf, int slot) {
-            DoubleBuffer x = buf.float64();
+            ByteBuffer x = buf.int8();
             int base = buf.rowStart(slot);
             for (int j = 0; j < fieldOfFeature.length; j++) {
-                Object v = row.get(fieldOfFeature[j]);
-                double d;
-                if (v == null) {
-                    d = Double.NaN;
-                } else if (v instanceof Boolean b) {
-                    d = b ? 1.0 : 0.0;
-                } else {
-                    d = ((Number) v).doubleValue();
-                }
-                x.put(base + j, d);
+                x.put(base + j, cell(row.get(fieldOfFeature[j])));
             }
             return null;
+        }
+
+        private static byte cell(Object v) {
+            if (v == null) {
+                return -1;
+            }
+            if (v instanceof Boolean b) {
+                return b ? (byte) 1 : 0;
+            }
+            if (v instanceof Double || v instanceof Float) {
+                return ofDouble(((Number) v).doubleValue());
+            }
+            return ofLong(((Number) v).longValue()); // byte, short, int, long
         }
 
         @Override

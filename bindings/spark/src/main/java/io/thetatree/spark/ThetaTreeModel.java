@@ -1,6 +1,5 @@
 package io.thetatree.spark;
 
-import io.thetatree.CellType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -321,8 +320,7 @@ public final class ThetaTreeModel extends Model<ThetaTreeModel> implements MLWri
                     + "both empty", uid);
             return dataset.toDF();
         }
-        int cellBytes = plan.reader().cellType() == CellType.INT8 ? 1 : Double.BYTES;
-        long rowBytes = Math.max(1L, (long) data.nFeatures() * cellBytes);
+        long rowBytes = Math.max(1L, data.nFeatures()); // one int8 cell per feature
         int batchRows = (int) Math.max(1, Math.min(getBatchSize(), MAX_BATCH_BYTES / rowBytes));
         BatchScorer scorer = new BatchScorer(
                 data.broadcast(dataset.sparkSession().sparkContext()), data.digest(),
