@@ -5,8 +5,8 @@
 #   3. mvn -q install -DskipTests in bindings/java: the Java binding (with its JNI library) into
 #      the local Maven repository, where this module's dependency on it resolves
 #   4. mvn -B test here, printing Surefire's Tests run: summary and the parity row count
-# Spark 4 jars come from Maven Central into the local repository (~330 MB on a cold machine; they
-# are reused by later runs). Environment: TT_REFERENCE_DIR, TT_MODELS_DIR (default
+# Spark 4 jars come from Maven Central into the local repository (268 MB with the plugins on a cold
+# machine; reused by later runs). Environment: TT_REFERENCE_DIR, TT_MODELS_DIR (default
 # <repo>/target/reference-models), MVN (default mvn), TT_SKIP_CARGO=1.
 set -euo pipefail
 

@@ -2,6 +2,7 @@ package io.thetatree.spark;
 
 import io.thetatree.Model;
 import io.thetatree.ThetaTreeException;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -45,7 +46,7 @@ final class BatchScorer implements MapPartitionsFunction<Row, Row> {
         this.digest = digest;
         this.reader = reader;
         this.outputs = outputs.clone();
-        this.kernels = java.util.Arrays.stream(outputs).map(OutputColumn::kernel).distinct()
+        this.kernels = Arrays.stream(outputs).map(OutputColumn::kernel).distinct()
                 .toArray(Kernel[]::new);
         this.handleInvalid = handleInvalid;
         this.batchRows = batchRows;

@@ -4,6 +4,7 @@ import io.thetatree.ThetaTreeException;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FSDataOutputStream;
@@ -89,7 +90,7 @@ final class ModelFiles {
             try (FSDataInputStream in = fs.open(path)) {
                 in.readFully(0, head);
             }
-            return java.util.Arrays.equals(head, TTM_MAGIC);
+            return Arrays.equals(head, TTM_MAGIC);
         } catch (IOException e) {
             return false;
         }
