@@ -10,8 +10,8 @@
 //
 // Build the Rust library first (cargo build --release in the repository root), then:
 //
-//	go run ./examples/predict -id row ../../target/reference-models/mushroom_gini_d5_lgk12.ttm \
-//	    ../../../shared/reference/inputs/mushroom_X_missing.csv
+//	gzip -dc ../../tests/data/reference/inputs/mushroom_X_missing.csv.gz |
+//	    go run ./examples/predict -id row ../../target/reference-models/mushroom_gini_d5_lgk12.ttm
 package main
 
 import (
