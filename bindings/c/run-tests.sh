@@ -86,7 +86,7 @@ run_config() { # name builddir cmake-args...
   local log="$dir/ctest-summary.log" rc=0
   ctest --test-dir "$dir" --output-on-failure --timeout 300 2>&1 | tee "$log" || rc=$?
   # The tests' own summary lines (parity/api_errors/threads/gtest), from CTest's full log.
-  grep -hE '^(parity|parity_wide|api_errors|threads)[: ]|^\[  PASSED  \]|^\[  FAILED  \]|labels match' \
+  grep -hE '^(parity|parity_wide|api_errors|threads|read_data)[: ]|^\[  PASSED  \]|^\[  FAILED  \]|labels match' \
     "$dir/Testing/Temporary/LastTest.log" | sed "s/^/  [$name] /" || true
   summaries+=("[$name] $(grep -E 'tests passed|tests failed' "$log" | tail -1)")
   summaries+=("[$name] $(grep -E 'Total Test time' "$log" | tail -1)")

@@ -119,8 +119,11 @@ char *ttt_read_data(const char *path, size_t *len) {
   char why[160] = "truncated gzip stream";
   int errnum = Z_OK;
   if (got < 0) snprintf(why, sizeof why, "%s", gzerror(f, &errnum));
+  /* A .gz that is not gzip at all would be passed through too: refuse it. */
+  int not_gzip = got == 0 && name == gz && gzdirect(f);
+  if (not_gzip) snprintf(why, sizeof why, "not a gzip file");
   int closed = gzclose(f);
-  if (got < 0 || closed != Z_OK) {
+  if (got < 0 || not_gzip || closed != Z_OK) {
     fprintf(stderr, "cannot read %s: %s\n", name, why);
     free(buf);
     free(gz);
