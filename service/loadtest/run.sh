@@ -45,9 +45,11 @@ if ! command -v wrk >/dev/null; then
   fi
 fi
 [ -d "$ref/models/$model" ] || { echo "reference model $model not found in $ref" >&2; exit 1; }
-if [ ! -f "$repo/target/release/libthetatree.a" ]; then
+if [ ! -f "${CARGO_TARGET_DIR:-$repo/target}/release/libthetatree.a" ]; then
   log "building the Rust library"; (cd "$repo" && cargo build --release)
 fi
+PKG_CONFIG_PATH=$("$repo/bindings/c/dev-prefix.sh")
+export PKG_CONFIG_PATH
 log "building thetatree-serve"
 (cd "$gomod" && go build -o "$work/thetatree-serve" ./cmd/thetatree-serve)
 if [ ! -x "$here/.venv/bin/gunicorn" ]; then
