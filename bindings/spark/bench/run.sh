@@ -17,11 +17,9 @@ repo=$(cd "$module/../.." && pwd)
 mvn=${MVN:-mvn}
 python=${PYTHON:-python3}
 models=${TT_MODELS_DIR:-$repo/target/reference-models}
-if [ -d "$repo/tests/data/reference/golden" ]; then
-  ref=$repo/tests/data/reference
-else
-  ref=${TT_REFERENCE_DIR:-$repo/../shared/reference}
-fi
+# shellcheck source=../../../tests/data/reference.sh
+. "$repo/tests/data/reference.sh"
+ref=$(tt_reference_dir)
 
 if [ "${TT_SKIP_CARGO:-0}" != 1 ]; then
   (cd "$repo" && cargo build --release --quiet)

@@ -25,9 +25,9 @@ import java.util.zip.GZIPInputStream;
  *
  * <ul>
  *   <li>repository root: system property {@code thetatree.repo} (set by the pom), else {@code ../..}
- *   <li>reference data: {@code <repo>/tests/data/reference} when it exists, else {@code
- *       TT_REFERENCE_DIR} (system property or environment), else {@code <repo>/../shared/reference};
- *       each CSV may be stored as {@code X.csv} or gzip-compressed as {@code X.csv.gz}
+ *   <li>reference data: {@code TT_REFERENCE_DIR} (system property or environment), else the
+ *       bundled {@code <repo>/tests/data/reference}; each CSV may be stored as {@code X.csv} or
+ *       gzip-compressed as {@code X.csv.gz} (as the repository stores the large ones)
  *   <li>compiled models: {@code TT_MODELS_DIR}, else {@code <repo>/target/reference-models}
  *       (written by {@code .ci/compile-reference-models})
  * </ul>
@@ -52,18 +52,12 @@ final class ReferenceData {
     }
 
     static Path referenceDir() {
-        Path inRepo = repo().resolve("tests/data/reference");
-        Path p;
-        if (Files.isDirectory(inRepo.resolve("golden"))) {
-            p = inRepo;
-        } else {
-            String v = setting("TT_REFERENCE_DIR");
-            p = (v != null ? Path.of(v) : repo().resolve("../shared/reference"))
-                    .toAbsolutePath().normalize();
-        }
+        String v = setting("TT_REFERENCE_DIR");
+        Path p = (v != null ? Path.of(v) : repo().resolve("tests/data/reference"))
+                .toAbsolutePath().normalize();
         if (!Files.isDirectory(p.resolve("golden"))) {
-            fail("reference data not found at " + p + " (nor in " + inRepo
-                    + "); set TT_REFERENCE_DIR");
+            fail("reference data not found at " + p
+                    + " (TT_REFERENCE_DIR overrides tests/data/reference)");
         }
         return p;
     }
