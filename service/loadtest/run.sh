@@ -8,12 +8,14 @@
 # (also written to results.md).
 #
 # Knobs: DURATION (15s) CONNECTIONS (32) THREADS (2) ROWS ("1 100") GUNICORN_WORKERS (4, as the
-# guide's Dockerfile) WARMUP (2s) TT_REFERENCE_DIR (<repo>/../shared/reference).
+# guide's Dockerfile) WARMUP (2s) TT_REFERENCE_DIR (default: the bundled tests/data/reference).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 gomod=$(cd "$here/.." && pwd)
 repo=$(cd "$gomod/.." && pwd)
-ref=${TT_REFERENCE_DIR:-$repo/../shared/reference}
+# shellcheck source=../../tests/data/reference.sh
+. "$repo/tests/data/reference.sh"
+ref=$(tt_reference_dir)
 DURATION=${DURATION:-15s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
@@ -42,7 +44,7 @@ if ! command -v wrk >/dev/null; then
     echo "wrk is required: apt-get install wrk" >&2; exit 1
   fi
 fi
-[ -d "$ref/models/$model" ] || { echo "reference data not found at $ref (set TT_REFERENCE_DIR)" >&2; exit 1; }
+[ -d "$ref/models/$model" ] || { echo "reference model $model not found in $ref" >&2; exit 1; }
 if [ ! -f "${CARGO_TARGET_DIR:-$repo/target}/release/libthetatree.a" ]; then
   log "building the Rust library"; (cd "$repo" && cargo build --release)
 fi
@@ -58,8 +60,9 @@ fi
 py=$here/.venv/bin/python
 
 # --- request bodies -----------------------------------------------------------------------
+input=$(tt_reference_file inputs/mushroom_X.csv "$work")
 for n in $ROWS; do
-  "$py" - "$ref/inputs/mushroom_X.csv" "$n" > "$work/body_$n.json" <<'PY'
+  "$py" - "$input" "$n" > "$work/body_$n.json" <<'PY'
 import csv, json, sys
 rows = list(csv.reader(open(sys.argv[1])))[1:]
 n = int(sys.argv[2])

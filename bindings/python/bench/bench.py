@@ -45,9 +45,9 @@ TARGET_VS_C_BATCH = 1.25
 
 
 def reference_dir() -> Path:
-    """As the tests look it up: the repo's copy, $TT_REFERENCE_DIR, ../shared/reference."""
-    for c in (REPO / "tests/data/reference", Path(os.environ.get("TT_REFERENCE_DIR", "/nonexistent")),
-              REPO.parent / "shared/reference"):
+    """As the tests look it up: $TT_REFERENCE_DIR when set, else the repo's copy."""
+    env = os.environ.get("TT_REFERENCE_DIR")
+    for c in ([Path(env)] if env else [REPO / "tests/data/reference"]):
         if (c / "golden").is_dir():
             return c
     sys.exit("reference data not found (set TT_REFERENCE_DIR)")

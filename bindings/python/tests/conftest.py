@@ -1,8 +1,8 @@
 """Shared test helpers: where the reference golden data is, and readers for it.
 
-The reference data (models, inputs, golden outputs) is looked up, in order, in
-``<repo>/tests/data/reference`` (CSV files there may be gzip-compressed as ``*.csv.gz``),
-``$TT_REFERENCE_DIR`` and ``<repo>/../shared/reference``. Parity is a hard requirement: when
+The reference data (models, inputs, golden outputs) is ``$TT_REFERENCE_DIR`` when set, else
+the bundled ``<repo>/tests/data/reference`` (CSV files may be gzip-compressed as
+``*.csv.gz``). Parity is a hard requirement: when
 none exists the tests fail instead of skipping.
 """
 
@@ -25,10 +25,8 @@ EXAMPLES = REPO / "examples" / "python"
 
 
 def reference_dir() -> Path:
-    candidates = [REPO / "tests" / "data" / "reference"]
-    if os.environ.get("TT_REFERENCE_DIR"):
-        candidates.append(Path(os.environ["TT_REFERENCE_DIR"]))
-    candidates.append(REPO.parent / "shared" / "reference")
+    env = os.environ.get("TT_REFERENCE_DIR")
+    candidates = [Path(env)] if env else [REPO / "tests" / "data" / "reference"]
     for c in candidates:
         if (c / "golden").is_dir():
             return c

@@ -7,7 +7,7 @@ the numpy of the interpreter that runs this script. Usage (from the repository r
 
     python -m venv $NP1 && $NP1/bin/pip install "numpy<2"     # 1.26.4 was used
     python -m venv $NP2 && $NP2/bin/pip install "numpy>=2"    # 2.4.6 was used
-    REF=<reference dir>                                        # ../shared/reference
+    REF=tests/data/reference                                   # the bundled reference data
     $NP1/bin/python tests/data/pickles/make_pickles.py $REF np1
     $NP2/bin/python tests/data/pickles/make_pickles.py $REF np2
 
