@@ -9,4 +9,4 @@ if [ ! -f "$repo/target/release/libthetatree.a" ]; then
   (cd "$repo" && cargo build --release)
 fi
 cd "$gomod"
-exec go run ./cmd/thetatree-serve -model-dir "$here/models" -host 127.0.0.1 -admin-token "${ADMIN_TOKEN:-example-token}" "$@"
+exec go run ./cmd/thetatree-serve -model-dir "$here/models" -host 127.0.0.1 -admin-token "${ADMIN_TOKEN:-example-admin-token}" "$@"
