@@ -3,6 +3,7 @@ module github.com/thetatree/thetatree/service
 go 1.24
 
 require (
+	github.com/aws/aws-lambda-go v1.54.0
 	github.com/prometheus/client_golang v1.23.2
 	github.com/thetatree/thetatree/bindings/go v0.0.0
 	go.yaml.in/yaml/v2 v2.4.2

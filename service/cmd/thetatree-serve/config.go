@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/thetatree/thetatree/service/internal/predict"
 )
 
 // Config is the service configuration. Every flag has an environment variable; a flag given
@@ -48,6 +50,12 @@ type Config struct {
 const minTokenLength = 16
 
 func (c *Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
+
+// limits are the request limits of /predict and /feedback.
+func (c *Config) limits() predict.Limits {
+	ignore, _ := predict.UnknownFeaturesPolicy(c.UnknownFeatures)
+	return predict.Limits{MaxRows: c.MaxRows, MaxDepth: c.MaxJSONDepth, IgnoreUnknown: ignore}
+}
 
 // parseConfig reads flags (args without the program name) over environment variables.
 func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) (*Config, error) {
@@ -161,16 +169,8 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	if c.Port < 0 || c.Port > 65535 {
 		problems = append(problems, "port out of range")
 	}
-	if c.MaxBodyBytes < 1024 {
-		problems = append(problems, "max-body-bytes must be at least 1024")
-	}
-	if c.MaxRows < 1 {
-		problems = append(problems, "max-rows must be at least 1")
-	}
-	if c.MaxJSONDepth < 3 || c.MaxJSONDepth > 1000 {
-		problems = append(problems, "max-json-depth must be between 3 and 1000")
-	}
-	if c.UnknownFeatures != "reject" && c.UnknownFeatures != "ignore" {
+	problems = append(problems, predict.Problems(c.MaxBodyBytes, c.limits())...)
+	if _, ok := predict.UnknownFeaturesPolicy(c.UnknownFeatures); !ok {
 		problems = append(problems, "unknown-features must be reject or ignore")
 	}
 	if c.KeepVersions < 0 {

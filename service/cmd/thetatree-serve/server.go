@@ -48,11 +48,10 @@ type app struct {
 // pinned one). It fails when no version can be served.
 func newApp(cfg *Config, log *slog.Logger) (*app, error) {
 	a := &app{
-		cfg:     cfg,
-		log:     log,
-		metrics: NewMetrics(),
-		lim: predict.Limits{MaxRows: cfg.MaxRows, MaxDepth: cfg.MaxJSONDepth,
-			IgnoreUnknown: cfg.UnknownFeatures == "ignore"},
+		cfg:        cfg,
+		log:        log,
+		metrics:    NewMetrics(),
+		lim:        cfg.limits(),
 		started:    time.Now(),
 		budget:     budget{limit: cfg.MaxInflightBytes},
 		auth:       newAuthLimiter(authBurst, authRefill),
@@ -233,7 +232,10 @@ func (a *app) logRequest(r *http.Request, w *respWriter, id string, d time.Durat
 		attrs = append(attrs, slog.Any("input_shape", w.shape[:]))
 	}
 	if w.rows > 0 {
-		attrs = append(attrs, slog.Int("rows", w.rows), slog.Int("predictions_count", w.rows))
+		attrs = append(attrs, slog.Int("rows", w.rows))
+		if w.status == http.StatusOK {
+			attrs = append(attrs, slog.Int("predictions_count", w.rows))
+		}
 	}
 	if w.errCode != "" {
 		attrs = append(attrs, slog.String("error", w.errCode))

@@ -715,3 +715,30 @@ func (p *Parser) skip(depth int) *Error {
 	}
 	return p.syntax(fmt.Sprintf("unexpected %q", p.b[p.i]))
 }
+
+// Problems lists what is wrong with a body size limit and request limits (empty: fine).
+// Every front end validates its settings with it.
+func Problems(maxBodyBytes int64, l Limits) []string {
+	var out []string
+	if maxBodyBytes < 1024 {
+		out = append(out, "max-body-bytes (MAX_BODY_BYTES) must be at least 1024")
+	}
+	if l.MaxRows < 1 {
+		out = append(out, "max-rows (MAX_ROWS) must be at least 1")
+	}
+	if l.MaxDepth < 3 || l.MaxDepth > 1000 {
+		out = append(out, "max-json-depth (MAX_JSON_DEPTH) must be between 3 and 1000")
+	}
+	return out
+}
+
+// UnknownFeaturesPolicy parses UNKNOWN_FEATURES: "reject" (false) or "ignore" (true).
+func UnknownFeaturesPolicy(s string) (ignore bool, ok bool) {
+	switch s {
+	case "reject":
+		return false, true
+	case "ignore":
+		return true, true
+	}
+	return false, false
+}
