@@ -1,6 +1,7 @@
 package predict
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"net/http"
@@ -280,6 +281,7 @@ func (p *Parser) features() *Error {
 			p.i++
 		} else {
 			for {
+				col = p.plainCells(row, col)
 				if col >= n {
 					return &Error{Status: http.StatusBadRequest, Code: CodeWrongWidth,
 						Message: fmt.Sprintf("row %d has more than %d values: the model has %d features", r, n, n),
@@ -352,6 +354,39 @@ func (p *Parser) instances() *Error {
 			}
 		}
 	})
+}
+
+// plainCells is the fast path for machine-written rows: it consumes cells spelled exactly
+// "0," or "1," from row[col] on, stopping before the row's last cell (which, with its
+// closing bracket and the width check, takes the general path) and at anything else. Four
+// cells at a time when it can: one 8-byte load checked against the pattern "d,d,d,d,".
+func (p *Parser) plainCells(row []int8, col int) int {
+	const (
+		commas    = 0xFF00FF00FF00FF00 // bytes 1, 3, 5, 7
+		wantComma = 0x2C002C002C002C00 // ','
+		digits    = 0x00FE00FE00FE00FE // bytes 0, 2, 4, 6, ignoring bit 0
+		wantDigit = 0x0030003000300030 // '0' or '1'
+	)
+	b, i, last := p.b, p.i, len(row)-1
+	for col+4 <= last && i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if w&commas != wantComma || w&digits != wantDigit {
+			break
+		}
+		row[col] = int8(w & 1)
+		row[col+1] = int8(w >> 16 & 1)
+		row[col+2] = int8(w >> 32 & 1)
+		row[col+3] = int8(w >> 48 & 1)
+		col += 4
+		i += 8
+	}
+	for col < last && i+1 < len(b) && b[i+1] == ',' && (b[i] == '0' || b[i] == '1') {
+		row[col] = int8(b[i] - '0')
+		col++
+		i += 2
+	}
+	p.i = i
+	return col
 }
 
 // instanceField parses one "name": value of instance r into row.

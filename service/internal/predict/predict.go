@@ -19,6 +19,7 @@ type Buffers struct {
 	out    []byte
 	parser Parser
 	n      int // rows of the last Run
+	memo   FloatMemo
 }
 
 // Predicted are the labels of the last Run (valid until the buffers are reused).
@@ -81,7 +82,7 @@ func Answer(m *Model, p *Parser, b *Buffers) ([]byte, int, *Error) {
 	if err != nil {
 		return nil, p.rows, err
 	}
-	b.out = AppendAnswer(b.out[:0], labels, proba, m)
+	b.out = AppendAnswer(b.out[:0], labels, proba, m, &b.memo)
 	return b.out, p.rows, nil
 }
 
