@@ -114,10 +114,11 @@ func (p *Parser) Parse() *Error {
 	} else {
 		for {
 			keyStart := p.i
-			key, err := p.str()
+			kb, err := p.strKey()
 			if err != nil {
 				return err
 			}
+			key := topLevelKey(kb)
 			if err := p.expect(':', "':'"); err != nil {
 				return err
 			}
@@ -186,6 +187,16 @@ func (p *Parser) Parse() *Error {
 		return p.checkLabels(hasLabels)
 	}
 	return nil
+}
+
+// topLevelKey returns the known keys as constants (no allocation), anything else as a copy.
+func topLevelKey(b []byte) string {
+	for _, k := range [...]string{"features", "instances", "labels", "ids"} {
+		if string(b) == k {
+			return k
+		}
+	}
+	return string(b)
 }
 
 // checkLabels requires one label per row of a feedback body.

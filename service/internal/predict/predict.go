@@ -116,6 +116,9 @@ func CheckContentType(contentType, contentEncoding string) *Error {
 		return Errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
 			"Content-Encoding %q is not supported: send the body uncompressed", Truncate(ce, 100))
 	}
+	if contentType == "application/json" || contentType == "application/json; charset=utf-8" {
+		return nil // the common spellings, without parsing
+	}
 	if strings.TrimSpace(contentType) == "" {
 		return Errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
 			"no Content-Type: send the body as application/json")
