@@ -49,7 +49,7 @@ func TestSlowClientsMemoryBounded(t *testing.T) {
 		budget  = 32 << 20
 	)
 	dir := modelDir(t, map[string]string{"v1": exampleModel(t, "v1")})
-	p := startBinary(t, serveBinary(t), []string{"MODEL_DIR=" + dir, "PORT=0", "HOST=127.0.0.1", "ADMIN_ADDR=off",
+	p := startBinary(t, binaryUnderTest(t), []string{"MODEL_DIR=" + dir, "PORT=0", "HOST=127.0.0.1", "ADMIN_ADDR=off",
 		"ACCESS_LOG=false", "MAX_INFLIGHT_BYTES=" + strconv.Itoa(budget), "BODY_READ_TIMEOUT=20s", "DRAIN_DELAY=0"})
 	url := "http://" + p.addr
 	pid := p.cmd.Process.Pid
@@ -143,7 +143,7 @@ func TestSlowClientsMemoryBounded(t *testing.T) {
 func TestSIGTERMUnderLoadLosesNothing(t *testing.T) {
 	dir := modelDir(t, map[string]string{"v1": exampleModel(t, "v1")})
 	for round := 0; round < 2; round++ {
-		p := startBinary(t, serveBinary(t), []string{"MODEL_DIR=" + dir, "PORT=0", "HOST=127.0.0.1", "ADMIN_ADDR=off",
+		p := startBinary(t, binaryUnderTest(t), []string{"MODEL_DIR=" + dir, "PORT=0", "HOST=127.0.0.1", "ADMIN_ADDR=off",
 			"ACCESS_LOG=false"})
 		base := "http://" + p.addr
 		var inRotation atomic.Bool
