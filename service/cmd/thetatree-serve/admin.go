@@ -155,6 +155,7 @@ func (a *app) handleReload(w *respWriter, r *http.Request) {
 		a.writeError(w, predict.Errorf(http.StatusBadRequest, predict.CodeInvalidJSON, "could not read the body: %v", err))
 		return
 	}
+	bodyRead(w)
 	if len(strings.TrimSpace(string(body))) > 0 {
 		dec := json.NewDecoder(strings.NewReader(string(body)))
 		dec.DisallowUnknownFields()

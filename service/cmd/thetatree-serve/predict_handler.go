@@ -72,6 +72,7 @@ func (a *app) receive(w *respWriter, r *http.Request) *request {
 		}
 		return nil
 	}
+	bodyRead(w)
 	return q
 }
 

@@ -377,3 +377,19 @@ func TestOddDirectoryEntriesWarned(t *testing.T) {
 		t.Error("a staging directory was warned about")
 	}
 }
+
+// TestSlowLoadStillAnswers: an admin request waiting longer than BODY_READ_TIMEOUT for a
+// load gets its answer (the body deadline ends once the body is read).
+func TestSlowLoadStillAnswers(t *testing.T) {
+	dir := modelDir(t, map[string]string{"v1": exampleModel(t, "v1")})
+	ta := newTestApp(t, testConfig(t, dir, "-body-read-timeout", "300ms"))
+	publishVersion(t, dir, "v2", exampleModel(t, "v2"))
+	publishVersion(t, dir, "v3", exampleModel(t, "v1"))
+	ta.reg.setTestHook(func(string) { time.Sleep(time.Second) })
+	if code, b := ta.admin(t, "/admin/reload", `{"version":"v2"}`); code != 200 || ta.reg.Current().Version != "v2" {
+		t.Fatalf("reload by name slower than the body timeout: %d %s", code, b)
+	}
+	if code, b := ta.admin(t, "/admin/unpin", ""); code != 200 || ta.reg.Current().Version != "v3" {
+		t.Fatalf("unpin slower than the body timeout: %d %s", code, b)
+	}
+}

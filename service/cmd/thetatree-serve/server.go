@@ -178,8 +178,10 @@ func (a *app) route(name, method string, h func(*respWriter, *http.Request)) htt
 			// instead of racing the listener's close with their next request.
 			w.Header().Set("Connection", "close")
 		}
-		// Bounds the time to receive the body (slow clients hold memory).
-		_ = http.NewResponseController(rw).SetReadDeadline(start.Add(a.cfg.BodyReadTimeout))
+		// Bounds the time to receive the body (slow clients hold memory); bodyRead lifts it.
+		if r.ContentLength != 0 {
+			_ = http.NewResponseController(rw).SetReadDeadline(start.Add(a.cfg.BodyReadTimeout))
+		}
 		defer func() {
 			p := recover()
 			if p != nil && p != http.ErrAbortHandler {
@@ -210,6 +212,12 @@ func (a *app) route(name, method string, h func(*respWriter, *http.Request)) htt
 		}
 		h(w, r)
 	})
+}
+
+// bodyRead lifts the body deadline once the body is in: a handler that then waits (for a
+// load) must not have net/http's background read time out and cancel the request.
+func bodyRead(w *respWriter) {
+	_ = http.NewResponseController(w.ResponseWriter).SetReadDeadline(time.Time{})
 }
 
 // logRequest is the access log line, with the deployment guide's structured fields for
