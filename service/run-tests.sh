@@ -3,13 +3,17 @@
 # gofmt, go vet, the race-enabled test suite of every package, and thetatree-lambda end to
 # end under the AWS Lambda Runtime Interface Emulator (cmd/thetatree-lambda/rie-e2e.sh,
 # which installs the emulator with `go install` if it is missing). Needs the Rust library
-# and CLI (cargo build --release in the repository root; built here if missing).
+# and CLI (cargo build --release in the repository root; built here if missing); the binding
+# finds the library through pkg-config, here the in-tree prefix of bindings/c/dev-prefix.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-if [ ! -f "$repo/target/release/libthetatree.a" ] || [ ! -x "$repo/target/release/thetatree" ]; then
+lib_dir=${CARGO_TARGET_DIR:-$repo/target}/release
+if [ ! -f "$lib_dir/libthetatree.a" ] || [ ! -x "$lib_dir/thetatree" ]; then
   (cd "$repo" && cargo build --release)
 fi
+PKG_CONFIG_PATH=$("$repo/bindings/c/dev-prefix.sh")
+export PKG_CONFIG_PATH
 cd "$here"
 unformatted=$(gofmt -l cmd internal loadtest)
 if [ -n "$unformatted" ]; then

@@ -18,6 +18,9 @@ mkdir -p "$work"
 
 echo "== cargo build --release" >&2
 cargo build --release --quiet
+# lib/ of the in-tree prefix holds the libthetatree.so.<ABI> link (the SONAME) the C harness
+# needs at run time; target/release has only libthetatree.so.
+lib=$(dirname "$("$repo/bindings/c/dev-prefix.sh")")
 if [ ! -x "$venv/bin/python" ]; then
   echo "== venv $venv" >&2
   python3 -m venv "$venv"
@@ -29,5 +32,5 @@ fi
 # One thread everywhere (the measurements are single-threaded by design).
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 exec "$venv/bin/python" "$repo/benches/compare/compare.py" \
-  --thetatree "$target/release/thetatree" --lib "$target/release" --include "$repo/include" \
+  --thetatree "$target/release/thetatree" --lib "$lib" --include "$repo/include" \
   --work "$work" --rows "${ROWS:-16384}" --onehot-rows "${ONEHOT_ROWS:-4096}"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Go binding (bindings/go, package thetatree): build what it links against, then gofmt, go vet,
 # the race-enabled tests (golden parity on every reference model, concurrency, Close under load,
-# every error path, zero-allocation checks, the example program) and a short benchmark run
-# showing allocations. Exits non-zero on any failure.
+# every error path, zero-allocation checks, the example program), a short benchmark run
+# showing allocations, and test-installed.sh (a module outside the repository against a copy of
+# this binding and a `cmake --install`ed library). Exits non-zero on any failure.
+#
+# The package finds the C library through pkg-config; in the checkout, PKG_CONFIG_PATH points
+# at the in-tree prefix bindings/c/dev-prefix.sh lays out over target/release.
 #
 # Environment: TT_REFERENCE_DIR (golden data, default <repo>/../shared/reference),
 # TT_REFERENCE_MODELS_DIR (compiled models, default <repo>/target/reference-models).
@@ -19,11 +23,16 @@ pkgs=(. ./examples/...)
 
 step() { echo; echo "==> $*"; }
 
-command -v go >/dev/null || { echo "run-tests.sh: go is not installed" >&2; exit 1; }
+for tool in go pkg-config cmake readelf; do
+  command -v "$tool" >/dev/null || { echo "run-tests.sh: $tool is not installed" >&2; exit 1; }
+done
 [ -d "$TT_REFERENCE_DIR" ] || { echo "run-tests.sh: reference data not found at $TT_REFERENCE_DIR (set TT_REFERENCE_DIR)" >&2; exit 1; }
 
 step "cargo build --release (libthetatree.a, thetatree CLI)"
 (cd "$repo" && cargo build --release)
+PKG_CONFIG_PATH=$("$repo/bindings/c/dev-prefix.sh")
+export PKG_CONFIG_PATH
+echo "PKG_CONFIG_PATH=$PKG_CONFIG_PATH: $(pkg-config --libs thetatree-static)"
 
 # Compile the reference models unless every model listed in tests/reference_models.tsv exists.
 missing=0
@@ -38,19 +47,24 @@ fi
 
 cd "$here"
 step "gofmt"
-unformatted=$(gofmt -l ./*.go examples)
+unformatted=$(gofmt -l ./*.go examples testdata)
 if [ -n "$unformatted" ]; then
   echo "gofmt needed:"; echo "$unformatted"; exit 1
 fi
 
-step "go vet ${pkgs[*]}"
+step "go vet ${pkgs[*]} (static, and -tags thetatree_shared)"
 go vet "${pkgs[@]}"
+go vet -tags thetatree_shared "${pkgs[@]}"
+(cd testdata/consumer && go vet main.go)
 
 step "go test -race -count=1 ${pkgs[*]}"
 go test -race -count=1 "${pkgs[@]}"
 
 step "benchmarks (short: -benchtime=2000x)"
 go test -run xxx -bench . -benchtime=2000x -benchmem .
+
+step "outside the repository: go build against an installed prefix (test-installed.sh)"
+"$here/test-installed.sh"
 
 echo
 echo "bindings/go: all checks passed"

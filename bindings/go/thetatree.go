@@ -1,12 +1,11 @@
 // Package thetatree serves theta-sketch decision trees compiled to .ttm files, through the
-// thetatree C ABI (include/thetatree.h), statically linked.
+// thetatree C ABI (thetatree.h), statically linked by default.
 //
-// Build the Rust library once before building any Go code that imports this package:
-//
-//	cargo build --release    # in the thetatree repository root
-//
-// The package links target/release/libthetatree.a statically, so Go binaries need no
-// shared library at run time.
+// The C library is found with pkg-config: install it first (cmake --install, see the README),
+// then point PKG_CONFIG_PATH at <prefix>/lib/pkgconfig. By default the package links
+// libthetatree.a (pkg-config module thetatree-static), so Go binaries need no shared library
+// at run time; build with -tags thetatree_shared to link libthetatree.so (module thetatree)
+// instead.
 //
 // A *Model is safe for concurrent use by any number of goroutines. Close releases it; it
 // waits for predictions in flight, and later predictions fail with ErrClosed. A model that
@@ -23,8 +22,8 @@
 package thetatree
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: ${SRCDIR}/../../target/release/libthetatree.a -lm -ldl -lpthread
+// The include directory and the library come from pkg-config: see link_static.go and
+// link_shared.go.
 
 // The library never retains pointers it is given (tt_load_bytes copies unless TT_LOAD_BORROW,
 // which this binding never passes) and never calls back into Go. Declaring that lets the Go

@@ -54,9 +54,11 @@ need_pkg() { # command package
 need_pkg wrk wrk
 need_pkg redis-server redis-server
 [ -d "$ref/models/$model" ] || { echo "reference data not found at $ref (set TT_REFERENCE_DIR)" >&2; exit 1; }
-if [ ! -f "$repo/target/release/libthetatree.a" ]; then
+if [ ! -f "${CARGO_TARGET_DIR:-$repo/target}/release/libthetatree.a" ]; then
   log "building the Rust library"; (cd "$repo" && cargo build --release)
 fi
+PKG_CONFIG_PATH=$("$repo/bindings/c/dev-prefix.sh")
+export PKG_CONFIG_PATH
 log "building thetatree-serve"
 (cd "$gomod" && go build -o "$work/thetatree-serve" ./cmd/thetatree-serve)
 if [ ! -x "$here/.venv/bin/gunicorn" ]; then

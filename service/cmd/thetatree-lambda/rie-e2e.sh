@@ -9,11 +9,17 @@
 #   5. runs TestRIE (-tags rie): REST and HTTP API events through the emulator, answers
 #      compared byte for byte with the service's, errors, and a timing table (cold start,
 #      per-invocation).
-# Needs Go, a C toolchain with static glibc, binutils (readelf, objdump); Rust for the library.
+# Needs Go, pkg-config, a C toolchain with static glibc, binutils (readelf, objdump); the Rust
+# library built (cargo build --release).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 gomod=$(cd "$here/../.." && pwd)
+repo=$(cd "$gomod/.." && pwd)
 AL2023_GLIBC=2.34
+if [ -z "${PKG_CONFIG_PATH:-}" ]; then # the binding finds the library through pkg-config
+  PKG_CONFIG_PATH=$("$repo/bindings/c/dev-prefix.sh")
+  export PKG_CONFIG_PATH
+fi
 
 rie=${AWS_LAMBDA_RIE:-}
 if [ -z "$rie" ]; then

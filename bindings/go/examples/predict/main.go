@@ -8,7 +8,9 @@
 // "-") the CSV is read from standard input. Output: CSV with header [id,]pred,label,p0,p1,
 // probabilities in shortest round-trip form.
 //
-// Build the Rust library first (cargo build --release in the repository root), then:
+// Build the Rust library first and point pkg-config at it (in the repository root:
+// cargo build --release && export PKG_CONFIG_PATH=$(bindings/c/dev-prefix.sh); outside it, an
+// installed prefix, see the README), then:
 //
 //	go run ./examples/predict -id row ../../target/reference-models/mushroom_gini_d5_lgk12.ttm \
 //	    ../../../shared/reference/inputs/mushroom_X_missing.csv
