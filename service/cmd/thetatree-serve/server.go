@@ -198,7 +198,9 @@ func (a *app) route(name, method string, h func(*respWriter, *http.Request)) htt
 			d := time.Since(start)
 			latency.Observe(d.Seconds())
 			a.metrics.requests.WithLabelValues(name, strconv.Itoa(w.status)).Inc()
-			if w.status >= 500 || a.cfg.AccessLog {
+			// 5xx are always logged, except 503s (capacity sheds, a draining /ready: counted in
+			// the metrics; logging each would add work exactly when there is too much).
+			if (w.status >= 500 && w.status != http.StatusServiceUnavailable) || a.cfg.AccessLog {
 				a.logRequest(r, w, id, d)
 			}
 			if p == http.ErrAbortHandler {
@@ -224,7 +226,7 @@ func bodyRead(w *respWriter) {
 // predictions: request_id, model_version, input_shape, latency_seconds, predictions_count.
 func (a *app) logRequest(r *http.Request, w *respWriter, id string, d time.Duration) {
 	level := slog.LevelInfo
-	if w.status >= 500 {
+	if w.status >= 500 && w.status != http.StatusServiceUnavailable {
 		level = slog.LevelError
 	}
 	attrs := []slog.Attr{
@@ -373,7 +375,12 @@ func (a *app) serve(ctx context.Context, ln, adminLn net.Listener) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if errs[i] = srv.Shutdown(sctx); errs[i] != nil {
+			// net.ErrClosed: the listener closed above; Shutdown has still waited for the
+			// connections.
+			if errs[i] = srv.Shutdown(sctx); errors.Is(errs[i], net.ErrClosed) {
+				errs[i] = nil
+			}
+			if errs[i] != nil {
 				_ = srv.Close()
 			}
 		}()
