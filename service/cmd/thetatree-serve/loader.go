@@ -212,7 +212,10 @@ func (r *Registry) work(j *job) outcome {
 			}
 			return o
 		case errors.Is(err, errUnchangedRefusal):
-			o.res.Skipped = append(o.res.Skipped, j.refused[v].failure)
+			o.res.Skipped = append(o.res.Skipped, f.failure)
+			if f != j.refused[v] {
+				o.refusals[v] = f // same bytes under a new stat: remember the new one
+			}
 		default:
 			o.res.Refused = append(o.res.Refused, f.failure)
 			o.refusals[v] = f
@@ -225,9 +228,9 @@ func (r *Registry) work(j *job) outcome {
 }
 
 // noteRefusal records a version the directory scan already refused (a symlink out of
-// MODEL_DIR, not a directory), once.
+// MODEL_DIR), once (every time when asked for by name).
 func (o *outcome) noteRefusal(j *job, v string, p *modelfile.Error, keyID [32]byte) {
-	if prev := j.refused[v]; prev != nil && prev.failure.Reason == p.Reason {
+	if prev := j.refused[v]; prev != nil && prev.failure.Reason == p.Reason && j.kind != jobNamed {
 		o.res.Skipped = append(o.res.Skipped, prev.failure)
 		return
 	}
@@ -476,8 +479,9 @@ func (r *Registry) loadVersion(v string, key []byte, keyID [32]byte, prev *refus
 		if b, err = modelfile.ReadAll(file, st); err == nil {
 			digest = sha256.Sum256(b)
 			if prev != nil && prev.digest == digest && prev.keyID == keyID {
-				prev.stat = st // touched or copied, same bytes: still refused
-				return nil, prev, errUnchangedRefusal
+				same := *prev // touched or copied, same bytes: still refused, as this file
+				same.stat = st
+				return nil, &same, errUnchangedRefusal
 			}
 			lib, err = thetatree.LoadBytes(b, opts...)
 		}
