@@ -7,7 +7,8 @@
 # Each case runs `wrk` at a fixed concurrency for a fixed time, REPEAT times, the two services
 # taking turns; the table has the medians, and the targets of issue 13 (thetatree-serve >= 10x
 # Flask's requests/s at 1 row, >= 30x its rows/s at 100 rows, p99 <= 1/10 of Flask's) with
-# PASS/MISS. In the same run: why there is no prediction cache (the guide puts Redis in front
+# PASS/MISS; then both at the same offered load (open loop, loadtest/openloop). In the same
+# run: why there is no prediction cache (the guide puts Redis in front
 # of the model): a Redis GET round trip on loopback against a whole /predict (loopback/rtt).
 # Everything is printed as markdown and written to results.md.
 #
@@ -167,6 +168,22 @@ if [[ " $ROWS " == *" 100 "* ]]; then
   targets+=("| p99 at 100 rows: Flask / thetatree-serve | >= 10x | ${r}x | $(verdict "$r" 10) |")
 fi
 
+# --- the same offered load (open loop), half of Flask's capacity -------------------------------
+# wrk's closed loop keeps both services saturated, so its percentiles also measure how the two
+# shared cores are divided; at one fixed rate both sustain, they measure answering time.
+(cd "$gomod" && go build -o "$work/openloop" ./loadtest/openloop)
+paced=()
+for n in $ROWS; do
+  rate=$(awk -v r="${MRPS[flask:$n]}" 'BEGIN { r = int(r / 2); print (r < 50) ? 50 : r }')
+  for sys in thetatree-serve flask; do
+    if [ $sys = flask ]; then url="http://127.0.0.1:$flask_port/predict"; else url="http://127.0.0.1:$go_port/predict"; fi
+    log "open loop: $sys, $n row(s) per request at $rate requests/s for $DURATION"
+    read -r offered answered p50 p99 p999 errs late < <("$work/openloop" -rate "$rate" -duration "$DURATION" \
+      -conns "$CONNECTIONS" -url "$url" "$work/body_$n.json")
+    paced+=("| $sys | $n | $offered | $answered | $p50 | $p99 | $p999 | $errs |")
+  done
+done
+
 # --- a prediction cache? Redis GET vs /predict, same run --------------------------------------
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --protected-mode yes \
@@ -190,7 +207,13 @@ cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${results[@]}"
   echo
-  echo "| target | wanted | measured | |"
+  echo "The same offered load for both, open loop (loadtest/openloop: requests due at a fixed rate, latency from the moment each was due), half of Flask's capacity above, $DURATION, up to $CONNECTIONS in flight:"
+  echo
+  echo "| service | rows/request | offered requests/s | answered | p50 ms | p99 ms | p99.9 ms | errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${paced[@]}"
+  echo
+  echo "| target (wrk table) | wanted | measured | |"
   echo "|---|---:|---:|---|"
   printf '%s\n' "${targets[@]}"
   echo
