@@ -19,6 +19,7 @@ use crate::format::{
     self, NodeSpec, MAX_DEPTH, MAX_FEATURES, MAX_NAME_LEN, MAX_NODES, MAX_VERSION_LEN,
 };
 use crate::model::Model;
+pub use crate::pickle::compile_pickle;
 use crate::signature;
 use crate::validate::{json_nesting_depth, leaf_label, leaf_probabilities, MAX_METADATA_NESTING};
 use serde::Deserialize;
@@ -68,7 +69,7 @@ const MAX_JSON_NESTING: usize = 2 * MAX_DEPTH as usize + 16;
 const WORKER_STACK: usize = 256 << 20;
 
 /// Run `f` on a thread with a stack large enough for the deepest JSON the caps allow.
-fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn with_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("thetatree-json".into())
@@ -466,13 +467,29 @@ pub fn compile(json: &str, opts: &CompileOptions) -> Result<Vec<u8>, CompileErro
 
 fn compile_inner(json: &str, opts: &CompileOptions) -> Result<Vec<u8>, CompileError> {
     let doc = parse_json(json, "$")?;
-    let Value::Object(top) = &doc else {
+    compile_document(&doc, json.as_bytes(), false, opts)
+}
+
+/// Compile a parsed document; `source` is what its SHA-256 in the metadata is taken of,
+/// `pickled` whether it is a pickle's persistence dict (see [`compile_pickle`]).
+pub(crate) fn compile_document(
+    doc: &Value,
+    source: &[u8],
+    pickled: bool,
+    opts: &CompileOptions,
+) -> Result<Vec<u8>, CompileError> {
+    let Value::Object(top) = doc else {
         return fail(
             "$",
             "expected a JSON object (a model export, a persistence dict or a tree node)",
         );
     };
-    let shape = shape_name(top);
+    // A pickle is always the persistence dict, whatever keys it has.
+    let shape = if pickled {
+        "persistence_dict"
+    } else {
+        shape_name(top)
+    };
     // Resolve the object that holds `tree_structure` (or is the root node itself).
     let (holder, holder_path): (&Map<String, Value>, String) = if shape == "baseline_wrapper" {
         let keys: Vec<&String> = top.keys().collect();
@@ -490,7 +507,7 @@ fn compile_inner(json: &str, opts: &CompileOptions) -> Result<Vec<u8>, CompileEr
         (top, "$".to_string())
     };
     let (root, root_path) = if shape == "tree_to_json" {
-        (&doc, "$".to_string())
+        (doc, "$".to_string())
     } else {
         match holder.get("tree_structure") {
             Some(r) => (r, format!("{holder_path}.tree_structure")),
@@ -516,6 +533,10 @@ fn compile_inner(json: &str, opts: &CompileOptions) -> Result<Vec<u8>, CompileEr
         for (i, n) in m.iter().enumerate() {
             check_string(n, &format!("feature name {i}"), MAX_NAME_LEN)?;
         }
+    }
+
+    if shape == "persistence_dict" {
+        crate::persistence::check(holder, &holder_path, mapping.as_deref())?;
     }
 
     let walk = walk_tree(root, &root_path, mapping.as_deref())?;
@@ -610,9 +631,17 @@ fn compile_inner(json: &str, opts: &CompileOptions) -> Result<Vec<u8>, CompileEr
             );
             m.insert(
                 "source_sha256".into(),
-                Value::String(signature::hex(&signature::digest(json.as_bytes()))),
+                Value::String(signature::hex(&signature::digest(source))),
             );
             m.insert("source_shape".into(), Value::String(shape.into()));
+            if pickled {
+                m.insert("source_format".into(), Value::String("pickle".into()));
+            }
+            if shape == "persistence_dict" {
+                if let Some(fitted) = crate::persistence::fitted_metadata(holder) {
+                    m.insert("fitted_attributes".into(), fitted);
+                }
+            }
             if let Some(k) = &opts.baseline_key {
                 m.insert("baseline_key".into(), Value::String(k.clone()));
             }

@@ -5,7 +5,8 @@
 //! * [`validate`]: the single check of an image before anything trusts it.
 //! * [`model`]: loading (mmap, owned copy, borrowed bytes) and metadata.
 //! * [`traverse`]: the allocation-free, bounds-check-free walk.
-//! * [`compile`]: the reference JSON to `.ttm` compiler and the exporter.
+//! * [`compile`]: the reference JSON (and pickle) to `.ttm` compiler and the exporter.
+//! * [`pickle`]: the safe reader of the reference's pickles (no code is ever run).
 //! * [`signature`]: HMAC-SHA256 signing and SHA-256 identity.
 //! * [`ffi`]: the C ABI (`include/thetatree.h`).
 
@@ -18,6 +19,9 @@ pub mod ffi_wide;
 pub mod format;
 /// cbindgen:ignore
 pub mod model;
+mod persistence;
+/// cbindgen:ignore
+pub mod pickle;
 /// cbindgen:ignore
 pub mod signature;
 /// cbindgen:ignore

@@ -10,7 +10,7 @@
 #      its own against the prefix and run its tests (the installed thetatree.hpp)
 # Exits non-zero on any failure.
 #
-# Environment: JOBS (default 2), TT_REFERENCE_DIR (default <repo>/../shared/reference),
+# Environment: JOBS (default 2), TT_REFERENCE_DIR (default <repo>/tests/data/reference),
 # TT_MODELS_DIR (default <repo>/target/reference-models), TT_SKIP_ASAN=1, TT_SKIP_TSAN=1,
 # TT_SKIP_CPP_STANDALONE=1,
 # TT_BUILD_ROOT (where build dirs go, default bindings/c).
@@ -21,7 +21,8 @@ repo=$(cd "$here/../.." && pwd)
 jobs=${JOBS:-2}
 build_root=${TT_BUILD_ROOT:-$here}
 models=${TT_MODELS_DIR:-$repo/target/reference-models}
-export TT_REFERENCE_DIR=${TT_REFERENCE_DIR:-$repo/../shared/reference}
+# shellcheck source=../../tests/data/reference.sh
+. "$repo/tests/data/reference.sh"
 
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'run-tests.sh: FAILED: %s\n' "$*" >&2; exit 1; }
@@ -34,16 +35,20 @@ done
 gtest_found=0
 for d in /usr/include /usr/local/include; do [ -f "$d/gtest/gtest.h" ] && gtest_found=1; done
 [ "$gtest_found" = 1 ] || missing+=("gtest headers")
+zlib_found=0
+for d in /usr/include /usr/local/include; do [ -f "$d/zlib.h" ] && zlib_found=1; done
+[ "$zlib_found" = 1 ] || missing+=("zlib headers")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "run-tests.sh: missing prerequisites: ${missing[*]}" >&2
-  echo "  on Debian: apt-get install -y cmake ninja-build gcc g++ pkg-config binutils libgtest-dev" >&2
+  echo "  on Debian: apt-get install -y cmake ninja-build gcc g++ pkg-config binutils libgtest-dev zlib1g-dev" >&2
   echo "  (pkg-config is needed for the pkg-config consumer test; cargo from rustup)" >&2
   exit 1
 fi
 if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); else
   echo "note: ninja not found, using the default CMake generator"; generator=()
 fi
-[ -d "$TT_REFERENCE_DIR/golden" ] || die "reference data not found at $TT_REFERENCE_DIR (set TT_REFERENCE_DIR)"
+TT_REFERENCE_DIR=$(tt_reference_dir) || die "no reference data"
+export TT_REFERENCE_DIR
 
 # ---- 1. the Rust library ------------------------------------------------------------------------
 step "cargo build --release"
@@ -85,7 +90,7 @@ run_config() { # name builddir cmake-args...
   local log="$dir/ctest-summary.log" rc=0
   ctest --test-dir "$dir" --output-on-failure --timeout 300 2>&1 | tee "$log" || rc=$?
   # The tests' own summary lines (parity/api_errors/threads/gtest), from CTest's full log.
-  grep -hE '^(parity|parity_wide|api_errors|threads)[: ]|^\[  PASSED  \]|^\[  FAILED  \]|labels match' \
+  grep -hE '^(parity|parity_wide|api_errors|threads|read_data)[: ]|^\[  PASSED  \]|^\[  FAILED  \]|labels match' \
     "$dir/Testing/Temporary/LastTest.log" | sed "s/^/  [$name] /" || true
   summaries+=("[$name] $(grep -E 'tests passed|tests failed' "$log" | tail -1)")
   summaries+=("[$name] $(grep -E 'Total Test time' "$log" | tail -1)")

@@ -14,12 +14,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/thetatree/thetatree/bindings/go/internal/refdata"
 )
 
 // Test data locations. Everything expected is read from the reference golden files or
 // derived from the reference model JSON: no expected output is written in the tests.
 //
-//	TT_REFERENCE_DIR         golden data (default <repo>/../shared/reference)
+//	TT_REFERENCE_DIR         golden data (default the bundled <repo>/tests/data/reference;
+//	                         files are read plain or gzipped, see internal/refdata)
 //	TT_REFERENCE_MODELS_DIR  compiled .ttm models (default <repo>/target/reference-models,
 //	                         made by <repo>/.ci/compile-reference-models)
 
@@ -34,10 +37,18 @@ func repoRoot(t testing.TB) string {
 
 func referenceDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("TT_REFERENCE_DIR"); d != "" {
-		return d
+	return refdata.Dir(repoRoot(t))
+}
+
+// openReference opens a reference file by its plain name (rel, slash-separated).
+func openReference(t testing.TB, rel string) io.ReadCloser {
+	t.Helper()
+	r, err := refdata.Open(referenceDir(t), rel)
+	if err != nil {
+		t.Fatalf("%v (TT_REFERENCE_DIR overrides tests/data/reference)", err)
 	}
-	return filepath.Join(repoRoot(t), "..", "shared", "reference")
+	t.Cleanup(func() { r.Close() })
+	return r
 }
 
 func modelsDir(t testing.TB) string {
@@ -153,18 +164,14 @@ func inputSuffix(missing bool) string {
 
 func readDataset(t testing.TB, ds string, missing bool) *dataset {
 	t.Helper()
-	path := filepath.Join(referenceDir(t), "inputs", ds+"_"+inputSuffix(missing)+".csv")
+	rel := "inputs/" + ds + "_" + inputSuffix(missing) + ".csv"
+	path := filepath.Join(referenceDir(t), rel)
 	dataMu.Lock()
 	defer dataMu.Unlock()
 	if d, ok := dataCache[path]; ok {
 		return d
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("reference input: %v (set TT_REFERENCE_DIR)", err)
-	}
-	defer f.Close()
-	r := csv.NewReader(bufio.NewReader(f))
+	r := csv.NewReader(bufio.NewReader(openReference(t, rel)))
 	r.ReuseRecord = true
 	head, err := r.Read()
 	if err != nil {
@@ -225,13 +232,8 @@ type goldenRow struct {
 
 func readGolden(t testing.TB, model string, missing bool) []goldenRow {
 	t.Helper()
-	path := filepath.Join(referenceDir(t), "golden", model+"__"+inputSuffix(missing)+".csv")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("golden file: %v", err)
-	}
-	defer f.Close()
-	r := csv.NewReader(bufio.NewReader(f))
+	path := "golden/" + model + "__" + inputSuffix(missing) + ".csv"
+	r := csv.NewReader(bufio.NewReader(openReference(t, path)))
 	head, err := r.Read()
 	if err != nil {
 		t.Fatal(err)
@@ -304,9 +306,9 @@ type jsonModel struct {
 // referenceTree reads the reference JSON model (a wrapped export or a bare tree_to_json tree).
 func referenceTree(t testing.TB, rm refModel) (root *jsonNode, hyper map[string]any) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(referenceDir(t), rm.modelJSON))
+	b, err := io.ReadAll(openReference(t, rm.modelJSON))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rm.modelJSON, err)
 	}
 	var wrapped jsonModel
 	if err := json.Unmarshal(b, &wrapped); err != nil {
@@ -375,13 +377,8 @@ type edgeRow struct {
 
 func readEdgeValues(t testing.TB, model string) []edgeRow {
 	t.Helper()
-	path := filepath.Join(referenceDir(t), "golden", "edge_values__"+model+".csv")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
+	path := "golden/edge_values__" + model + ".csv"
+	recs, err := csv.NewReader(openReference(t, path)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}

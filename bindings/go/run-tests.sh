@@ -8,7 +8,7 @@
 # The package finds the C library through pkg-config; in the checkout, PKG_CONFIG_PATH points
 # at the in-tree prefix bindings/c/dev-prefix.sh lays out over target/release.
 #
-# Environment: TT_REFERENCE_DIR (golden data, default <repo>/../shared/reference),
+# Environment: TT_REFERENCE_DIR (golden data, default the bundled <repo>/tests/data/reference),
 # TT_REFERENCE_MODELS_DIR (compiled models, default <repo>/target/reference-models).
 #
 # The REST service is its own module in service/ with its own runner (service/run-tests.sh);
@@ -16,17 +16,19 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-export TT_REFERENCE_DIR=${TT_REFERENCE_DIR:-$repo/../shared/reference}
+# shellcheck source=../../tests/data/reference.sh
+. "$repo/tests/data/reference.sh"
 export TT_REFERENCE_MODELS_DIR=${TT_REFERENCE_MODELS_DIR:-$repo/target/reference-models}
 export CGO_ENABLED=1
-pkgs=(. ./examples/...)
+pkgs=(. ./examples/... ./internal/...)
 
 step() { echo; echo "==> $*"; }
 
 for tool in go pkg-config cmake readelf; do
   command -v "$tool" >/dev/null || { echo "run-tests.sh: $tool is not installed" >&2; exit 1; }
 done
-[ -d "$TT_REFERENCE_DIR" ] || { echo "run-tests.sh: reference data not found at $TT_REFERENCE_DIR (set TT_REFERENCE_DIR)" >&2; exit 1; }
+TT_REFERENCE_DIR=$(tt_reference_dir) || exit 1
+export TT_REFERENCE_DIR
 
 step "cargo build --release (libthetatree.a, thetatree CLI)"
 (cd "$repo" && cargo build --release)
@@ -47,7 +49,7 @@ fi
 
 cd "$here"
 step "gofmt"
-unformatted=$(gofmt -l ./*.go examples testdata)
+unformatted=$(gofmt -l ./*.go examples internal testdata)
 if [ -n "$unformatted" ]; then
   echo "gofmt needed:"; echo "$unformatted"; exit 1
 fi

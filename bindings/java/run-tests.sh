@@ -5,7 +5,7 @@
 #   3. mvn -B -q test                (prints Surefire's Tests run: summary)
 #   4. mvn -B test -Pcheckjni        (the whole suite again under -Xcheck:jni; fails on any JNI
 #                                     warning in the output)
-# Environment: TT_REFERENCE_DIR (default <repo>/../shared/reference), TT_MODELS_DIR (default
+# Environment: TT_REFERENCE_DIR (default: the bundled <repo>/tests/data/reference), TT_MODELS_DIR (default
 # <repo>/target/reference-models), MVN (default mvn), TT_SKIP_CARGO=1.
 set -euo pipefail
 

@@ -1,6 +1,6 @@
 """Stand-in for the reference Python classifier (vijaysrajan/Decision-trees_CART_sketch), which is
 not installable here. It reproduces what the reference's public predict()/predict_proba() do, as
-written up in shared/reference/SPEC.md section 6 (not copied code):
+summarised in tests/data/reference/README.md, "What the outputs encode" (not copied code):
 
 * the model is rebuilt from the reference's own persistence dict (persistence_tree.json: the
   ModelPersistence pickle converted to JSON) as a tree of node objects holding numpy arrays;

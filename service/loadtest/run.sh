@@ -14,13 +14,15 @@
 #
 # Knobs: DURATION (15s) CONNECTIONS (32) THREADS (2) ROWS ("1 100") REPEAT (3)
 # GUNICORN_WORKERS (4, as the guide's Dockerfile) WARMUP (2s) RTT_N (20000)
-# TT_REFERENCE_DIR (<repo>/../shared/reference). Needs wrk and redis-server (Debian packages
-# wrk, redis-server; installed here when running as root).
+# TT_REFERENCE_DIR (default: the bundled tests/data/reference). Needs wrk and redis-server
+# (Debian packages wrk, redis-server; installed here when running as root).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 gomod=$(cd "$here/.." && pwd)
 repo=$(cd "$gomod/.." && pwd)
-ref=${TT_REFERENCE_DIR:-$repo/../shared/reference}
+# shellcheck source=../../tests/data/reference.sh
+. "$repo/tests/data/reference.sh"
+ref=$(tt_reference_dir)
 DURATION=${DURATION:-15s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
@@ -54,7 +56,7 @@ need_pkg() { # command package
 }
 need_pkg wrk wrk
 need_pkg redis-server redis-server
-[ -d "$ref/models/$model" ] || { echo "reference data not found at $ref (set TT_REFERENCE_DIR)" >&2; exit 1; }
+[ -d "$ref/models/$model" ] || { echo "reference model $model not found in $ref" >&2; exit 1; }
 if [ ! -f "${CARGO_TARGET_DIR:-$repo/target}/release/libthetatree.a" ]; then
   log "building the Rust library"; (cd "$repo" && cargo build --release)
 fi
@@ -70,8 +72,9 @@ fi
 py=$here/.venv/bin/python
 
 # --- request bodies -----------------------------------------------------------------------
+input=$(tt_reference_file inputs/mushroom_X.csv "$work")
 for n in $ROWS; do
-  "$py" - "$ref/inputs/mushroom_X.csv" "$n" > "$work/body_$n.json" <<'PY'
+  "$py" - "$input" "$n" > "$work/body_$n.json" <<'PY'
 import csv, json, sys
 rows = list(csv.reader(open(sys.argv[1])))[1:]
 n = int(sys.argv[2])

@@ -6,7 +6,7 @@ use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use thetatree::compile::{compile, export, CompileOptions};
+use thetatree::compile::{compile, compile_pickle, export, CompileOptions};
 use thetatree::format::{RawHeader, SECTION_NAMES};
 use thetatree::signature;
 use thetatree::{Model, OpenOptions};
@@ -14,7 +14,7 @@ use zerocopy::FromBytes;
 
 const USAGE: &str = "\
 usage:
-  thetatree compile MODEL.json [--features MAPPING.json] [--model-version V]
+  thetatree compile MODEL.json|MODEL.pkl [--features MAPPING.json] [--model-version V]
                     [--class-labels NEG,POS] [--key BASELINE_KEY] -o MODEL.ttm
   thetatree export MODEL.ttm [-o MODEL.json]
   thetatree inspect MODEL.ttm [--all-features]
@@ -22,6 +22,9 @@ usage:
   thetatree sign --key-file KEY MODEL.ttm [-o SIGNED.ttm]
   thetatree predict MODEL.ttm INPUT.csv [-o OUTPUT.csv] [--copy]
 
+compile reads the trainer's JSON export (give --features), or a ModelPersistence pickle
+(recognised by its content or a .pkl extension; read without running any code; its own
+feature mapping is used unless --features is given).
 predict reads a CSV whose header names the model's features (other columns are ignored);
 cells are 0, 1, or empty for missing. It writes `pred,label,p0,p1` per row.
 A key file's bytes are the key (trailing newline characters are ignored).";
@@ -147,7 +150,7 @@ fn load(path: &str, copy: bool) -> Result<Model, Fail> {
 }
 
 fn cmd_compile(a: &Args) -> Result<(), Fail> {
-    let [input] = a.only(1, "one MODEL.json")? else {
+    let [input] = a.only(1, "one MODEL.json or MODEL.pkl")? else {
         unreachable!()
     };
     let out = a
@@ -168,8 +171,15 @@ fn cmd_compile(a: &Args) -> Result<(), Fail> {
         class_labels,
         baseline_key: a.get(&["--key"]).map(str::to_string),
     };
-    let json = read_text(input)?;
-    let bytes = compile(&json, &opts).map_err(|e| {
+    let source = fs::read(input).map_err(|e| err(format!("{input}: cannot read: {e}")))?;
+    let result = if is_pickle(input, &source) {
+        compile_pickle(&source, &opts)
+    } else {
+        let json = String::from_utf8(source)
+            .map_err(|e| err(format!("{input}: not UTF-8 text (nor a pickle): {e}")))?;
+        compile(&json, &opts)
+    };
+    let bytes = result.map_err(|e| {
         let file = if e.path.starts_with("feature mapping") {
             a.get(&["--features"]).unwrap_or(input)
         } else {
@@ -189,6 +199,15 @@ fn cmd_compile(a: &Args) -> Result<(), Fail> {
         m.crc32()
     );
     Ok(())
+}
+
+/// A pickle starts with PROTO (0x80), which no JSON text does; a .pkl name with other content
+/// goes to the pickle reader too, which then says what the first byte is.
+fn is_pickle(path: &str, bytes: &[u8]) -> bool {
+    let ext = Path::new(path)
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    bytes.first() == Some(&0x80) || matches!(ext.as_deref(), Some("pkl" | "pickle"))
 }
 
 fn cmd_export(a: &Args) -> Result<(), Fail> {

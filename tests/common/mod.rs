@@ -2,22 +2,28 @@
 //! loaders for the reference inputs and golden outputs.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use thetatree::compile::{compile, CompileOptions};
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `TT_REFERENCE_DIR`, else `<repo>/../shared/reference`. Parity is a hard requirement, so a
-/// missing reference directory fails the tests instead of skipping them.
+/// The fixtures committed in the repository.
+pub fn bundled_reference_dir() -> PathBuf {
+    repo().join("tests/data/reference")
+}
+
+/// `TT_REFERENCE_DIR`, else the bundled fixtures. Parity is a hard requirement, so a missing
+/// reference directory fails the tests instead of skipping them.
 pub fn reference_dir() -> PathBuf {
     let dir = std::env::var_os("TT_REFERENCE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/reference"));
+        .unwrap_or_else(bundled_reference_dir);
     assert!(
         dir.join("golden").is_dir(),
-        "reference data not found at {} (set TT_REFERENCE_DIR)",
+        "reference data not found at {} (TT_REFERENCE_DIR overrides tests/data/reference)",
         dir.display()
     );
     dir
@@ -47,8 +53,27 @@ pub fn manifest() -> Vec<RefModel> {
         .collect()
 }
 
-pub fn read(p: &PathBuf) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+/// The bytes of `p`, or, when only `p.gz` exists, its decompressed bytes: the repository
+/// stores the large CSVs gzipped, a `TT_REFERENCE_DIR` may hold them plain.
+pub fn read_bytes(p: &Path) -> Vec<u8> {
+    if p.exists() {
+        return std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    }
+    let mut gz = p.as_os_str().to_owned();
+    gz.push(".gz");
+    let gz = PathBuf::from(gz);
+    let file =
+        std::fs::File::open(&gz).unwrap_or_else(|e| panic!("{} (nor .gz): {e}", p.display()));
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(std::io::BufReader::new(file))
+        .read_to_end(&mut out)
+        .unwrap_or_else(|e| panic!("{}: {e}", gz.display()));
+    out
+}
+
+/// `read_bytes` as UTF-8 text.
+pub fn read(p: &Path) -> String {
+    String::from_utf8(read_bytes(p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 pub fn compile_ref(m: &RefModel) -> Vec<u8> {

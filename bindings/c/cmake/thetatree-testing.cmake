@@ -54,10 +54,12 @@ endif()
 enable_testing()
 
 # ---- the golden-data loader (C; also linked by the C++ tests) --------------------------------
+# The bundled fixtures keep the large CSVs gzipped: the loader reads them with zlib.
+find_package(ZLIB REQUIRED)
 add_library(tt_golden STATIC "${TT_REPO_DIR}/bindings/c/tests/golden.c")
 target_include_directories(tt_golden PUBLIC "${TT_REPO_DIR}/bindings/c/tests")
 target_compile_definitions(tt_golden PRIVATE "TT_REPO_DIR=\"${TT_REPO_DIR}\"")
-target_link_libraries(tt_golden PUBLIC m)
+target_link_libraries(tt_golden PUBLIC m ZLIB::ZLIB)
 tt_target_setup(tt_golden)
 target_link_options(tt_golden INTERFACE ${TT_SAN_FLAGS})
 

@@ -553,14 +553,12 @@ static void test_input_values(const ctx *c, const entry *en) {
 static void test_edge_values(const ctx *c, const char *model_name) {
   char *path = ttt_concat(ttt_reference_dir(), "/golden/edge_values__", model_name, ".csv", (char *)NULL);
   size_t len;
-  char *text = (char *)ttt_read_file(path, &len);
+  char *text = ttt_read_data(path, &len);
   CHECK(text != NULL, "cannot read %s", path);
   if (!text) {
     free(path);
     return;
   }
-  text = realloc(text, len + 1);
-  text[len] = '\0';
   const size_t nf = c->nf;
   size_t n_lines = 0, n_ok = 0, n_rejected = 0, n_missing = 0;
   char *save = NULL;
@@ -768,7 +766,7 @@ done:
 static long root_column(const char *model_name) {
   char *path = ttt_concat(ttt_reference_dir(), "/golden/edge_values__", model_name, ".csv", (char *)NULL);
   size_t len;
-  char *text = (char *)ttt_read_file(path, &len);
+  char *text = ttt_read_data(path, &len);
   free(path);
   if (!text) return -1;
   long col = -1;

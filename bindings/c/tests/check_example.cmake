@@ -1,13 +1,34 @@
 # Run examples/predict_csv on a reference model with its clean and missing inputs and compare
 # the printed labels, row by row, with the golden file (cmake -P; variables: EXE MODEL
-# MODEL_NAME REFERENCE_DIR REPO_DIR).
+# MODEL_NAME REFERENCE_DIR REPO_DIR WORK_DIR).
 if(NOT REFERENCE_DIR)
   if(DEFINED ENV{TT_REFERENCE_DIR} AND NOT "$ENV{TT_REFERENCE_DIR}" STREQUAL "")
     set(REFERENCE_DIR "$ENV{TT_REFERENCE_DIR}")
   else()
-    set(REFERENCE_DIR "${REPO_DIR}/../shared/reference")
+    set(REFERENCE_DIR "${REPO_DIR}/tests/data/reference")
   endif()
 endif()
+
+# A plain copy of reference file REL: the file itself, or REL.gz decompressed into WORK_DIR
+# (the repository stores the large CSVs gzipped; a TT_REFERENCE_DIR may hold them plain).
+function(reference_file rel out_var)
+  set(path "${REFERENCE_DIR}/${rel}")
+  if(NOT EXISTS "${path}")
+    if(NOT EXISTS "${path}.gz")
+      message(FATAL_ERROR "reference file not found: ${path} (nor ${path}.gz)")
+    endif()
+    find_program(GZIP gzip REQUIRED)
+    get_filename_component(name "${rel}" NAME)
+    set(path "${WORK_DIR}/${name}")
+    execute_process(COMMAND "${GZIP}" -dc "${REFERENCE_DIR}/${rel}.gz" OUTPUT_FILE "${path}"
+                    RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "gzip -dc ${REFERENCE_DIR}/${rel}.gz failed (${rc})")
+    endif()
+  endif()
+  set(${out_var} "${path}" PARENT_SCOPE)
+endfunction()
+
 file(STRINGS "${REPO_DIR}/tests/reference_models.tsv" manifest REGEX "^${MODEL_NAME}\t")
 list(LENGTH manifest n)
 if(NOT n EQUAL 1)
@@ -16,12 +37,14 @@ endif()
 string(REGEX REPLACE "^.*\t([^\t]+)$" "\\1" dataset "${manifest}")
 
 foreach(suffix X X_missing)
-  execute_process(COMMAND "${EXE}" "${MODEL}" "${REFERENCE_DIR}/inputs/${dataset}_${suffix}.csv"
+  reference_file("inputs/${dataset}_${suffix}.csv" input)
+  reference_file("golden/${MODEL_NAME}__${suffix}.csv" golden_file)
+  execute_process(COMMAND "${EXE}" "${MODEL}" "${input}"
                   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "predict_csv failed (${rc}): ${err}")
   endif()
-  file(READ "${REFERENCE_DIR}/golden/${MODEL_NAME}__${suffix}.csv" golden)
+  file(READ "${golden_file}" golden)
   # Drop the header lines, then keep one label per line:
   #   output `line,pred,label,p0,p1`   golden `row,y_true,pred,p0,p1,leaf_preorder`
   # (not REGEX REPLACE "^...": CMake re-anchors ^ after every match)

@@ -3,11 +3,14 @@
 #include "golden.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #ifndef TT_REPO_DIR
 #error "TT_REPO_DIR must be defined by the build (the repository root)"
@@ -22,7 +25,7 @@ const char *ttt_repo_dir(void) { return env_or("TT_REPO_DIR", TT_REPO_DIR); }
 
 const char *ttt_reference_dir(void) {
   static char *dflt;
-  if (!dflt) dflt = ttt_concat(ttt_repo_dir(), "/../shared/reference", (char *)NULL);
+  if (!dflt) dflt = ttt_concat(ttt_repo_dir(), "/tests/data/reference", (char *)NULL);
   return env_or("TT_REFERENCE_DIR", dflt);
 }
 
@@ -86,6 +89,52 @@ unsigned char *ttt_read_file(const char *path, size_t *len) {
   return buf;
 }
 
+/* `path`, or `path`.gz when only that exists. zlib's gzread passes a file that is not gzip
+ * through unchanged, so one loop reads both. */
+char *ttt_read_data(const char *path, size_t *len) {
+  char *gz = ttt_concat(path, ".gz", (char *)NULL);
+  const char *name = access(path, F_OK) == 0 ? path : gz;
+  gzFile f = gzopen(name, "rb");
+  if (!f) {
+    fprintf(stderr, "cannot open %s (nor %s): %s\n", path, gz, strerror(errno));
+    free(gz);
+    return NULL;
+  }
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  if (!buf) abort();
+  int got;
+  do {
+    if (cap - n < 2) {
+      cap *= 2;
+      buf = realloc(buf, cap);
+      if (!buf) abort();
+    }
+    size_t room = cap - n - 1; /* keep one byte for the NUL */
+    got = gzread(f, buf + n, room < INT_MAX ? (unsigned)room : (unsigned)INT_MAX);
+    if (got > 0) n += (size_t)got;
+  } while (got > 0);
+  /* gzread fails on a bad CRC or length; gzclose reports a stream that ended early. The
+   * message belongs to f: copy it before closing. */
+  char why[160] = "truncated gzip stream";
+  int errnum = Z_OK;
+  if (got < 0) snprintf(why, sizeof why, "%s", gzerror(f, &errnum));
+  /* A .gz that is not gzip at all would be passed through too: refuse it. */
+  int not_gzip = got == 0 && name == gz && gzdirect(f);
+  if (not_gzip) snprintf(why, sizeof why, "not a gzip file");
+  int closed = gzclose(f);
+  if (got < 0 || not_gzip || closed != Z_OK) {
+    fprintf(stderr, "cannot read %s: %s\n", name, why);
+    free(buf);
+    free(gz);
+    return NULL;
+  }
+  buf[n] = '\0';
+  *len = n;
+  free(gz);
+  return buf;
+}
+
 int ttt_write_file(const char *path, const void *data, size_t len) {
   FILE *f = fopen(path, "wb");
   if (!f) {
@@ -135,11 +184,8 @@ static size_t split_fields(char *line, char **fields, size_t max) {
 static int csv_load(const char *path, csv *c) {
   memset(c, 0, sizeof *c);
   size_t len;
-  unsigned char *raw = ttt_read_file(path, &len);
-  if (!raw) return -1;
-  c->text = realloc(raw, len + 1);
-  if (!c->text) abort();
-  c->text[len] = '\0';
+  c->text = ttt_read_data(path, &len);
+  if (!c->text) return -1;
   if (memchr(c->text, '\0', len)) {
     fprintf(stderr, "%s: NUL byte in CSV\n", path);
     csv_free(c);

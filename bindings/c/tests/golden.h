@@ -4,7 +4,7 @@
  *
  * Locations (each may be overridden by an environment variable):
  *   TT_REPO_DIR       the repository root (compiled in by CMake)
- *   TT_REFERENCE_DIR  golden data, default <repo>/../shared/reference
+ *   TT_REFERENCE_DIR  golden data, default <repo>/tests/data/reference (the bundled fixtures)
  *   TT_MODELS_DIR     compiled reference models <name>.ttm, default <repo>/target/reference-models
  *
  * Every loader prints a diagnostic to stderr and returns -1 on any failure; nothing here
@@ -74,6 +74,11 @@ void ttt_golden_free(ttt_golden *g);
 /* Whole file into a malloc'd buffer (8-aligned by malloc); NULL on failure. */
 unsigned char *ttt_read_file(const char *path, size_t *len);
 int ttt_write_file(const char *path, const void *data, size_t len);
+
+/* A reference data file as NUL-terminated text (*len excludes the NUL): `path` itself, or,
+ * when only `path`.gz exists, its decompressed contents (the repository stores the large CSVs
+ * gzipped; a TT_REFERENCE_DIR may hold them plain). NULL on failure. */
+char *ttt_read_data(const char *path, size_t *len);
 
 /* malloc'd concatenation of NUL-terminated strings, terminated by a NULL argument. */
 char *ttt_concat(const char *first, ...);

@@ -87,7 +87,12 @@ bool same(double a, double b) { return ttt_same_double(a, b) != 0; }
 
 // Root split column of the error-test model, from golden/edge_values__<model>.csv.
 long root_column(const std::string& model) {
-  std::ifstream f(std::string(ttt_reference_dir()) + "/golden/edge_values__" + model + ".csv");
+  std::string path = std::string(ttt_reference_dir()) + "/golden/edge_values__" + model + ".csv";
+  size_t len = 0;
+  char* text = ttt_read_data(path.c_str(), &len);
+  if (!text) return -1;
+  std::istringstream f(std::string(text, len));
+  std::free(text);
   std::string header, line;
   if (!std::getline(f, header) || !std::getline(f, line)) return -1;
   std::istringstream fields(line);

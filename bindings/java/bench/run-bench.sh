@@ -8,14 +8,16 @@ name=${1:-mushroom_gini_d5_lgk12}
 calls=${2:-1000000}
 runs=${3:-7}
 models=${TT_MODELS_DIR:-$repo/target/reference-models}
-ref=${TT_REFERENCE_DIR:-$repo/../shared/reference}
+# shellcheck source=../../../tests/data/reference.sh
+. "$repo/tests/data/reference.sh"
 dataset=$(awk -F'\t' -v n="$name" '$1 == n { print $4 }' "$repo/tests/reference_models.tsv")
 [ -n "$dataset" ] || { echo "unknown model $name" >&2; exit 1; }
-input=$ref/inputs/${dataset}_X.csv
 
 (cd "$here" && mvn -B -q -Dstyle.color=never test-compile)
 out=$here/target/bench
 mkdir -p "$out"
+# Both programs take a plain CSV path: decompress the bundled fixture if needed.
+input=$(tt_reference_file "inputs/${dataset}_X.csv" "$out")
 gcc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -I"$repo/include" \
   "$here/bench/direct_bench.c" "$repo/target/release/libthetatree.a" -lm -ldl -lpthread \
   -o "$out/direct_bench"

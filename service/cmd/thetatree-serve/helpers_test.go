@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -22,8 +25,8 @@ import (
 //     the same 117 features; rebuild them with example/regen.sh after a format change);
 //   - the thetatree CLI, <repo>/target/release/thetatree (built by cargo build --release,
 //     which the binding needs anyway), to sign models;
-//   - the reference golden data, $TT_REFERENCE_DIR or <repo>/../shared/reference, for the
-//     parity test.
+//   - the reference golden data, $TT_REFERENCE_DIR or the fixtures bundled in
+//     <repo>/tests/data/reference (large CSVs gzipped there), for the parity test.
 
 const testToken = "test-admin-token"
 
@@ -41,7 +44,31 @@ func referenceDir(t testing.TB) string {
 	if d := os.Getenv("TT_REFERENCE_DIR"); d != "" {
 		return d
 	}
-	return filepath.Join(repoRoot(t), "..", "shared", "reference")
+	return filepath.Join(repoRoot(t), "tests", "data", "reference")
+}
+
+// openReference opens reference file rel (slash-separated) by its plain name: the file itself,
+// or, when only rel.gz exists (as in the bundled fixtures), its decompressed stream. The
+// binding's tests use the same rule (bindings/go/internal/refdata, not importable from here).
+func openReference(t testing.TB, rel string) io.Reader {
+	t.Helper()
+	path := filepath.Join(referenceDir(t), filepath.FromSlash(rel))
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if g, gzErr := os.Open(path + ".gz"); gzErr == nil {
+			t.Cleanup(func() { g.Close() })
+			z, err := gzip.NewReader(g)
+			if err != nil {
+				t.Fatalf("%s.gz: %v", path, err)
+			}
+			return z
+		}
+	}
+	if err != nil {
+		t.Fatalf("reference file %s (nor .gz): %v (TT_REFERENCE_DIR overrides tests/data/reference)", path, err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
 
 func cliPath(t testing.TB) string {

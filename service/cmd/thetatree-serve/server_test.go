@@ -82,18 +82,14 @@ func TestPredictMatchesLibraryBitForBit(t *testing.T) {
 // TestPredictGoldenParity: all 8124 mushroom rows, clean and with missing cells, through the
 // HTTP API, against the Python reference's golden outputs (labels and bit-exact p0/p1).
 func TestPredictGoldenParity(t *testing.T) {
-	ref := referenceDir(t)
-	if _, err := os.Stat(ref); err != nil {
-		t.Fatalf("reference data not found (%v): set TT_REFERENCE_DIR", err)
-	}
 	dir := modelDir(t, map[string]string{"v1": exampleModel(t, "v1")}) // compiled from mushroom_gini_d5_lgk12
 	ta := newTestApp(t, testConfig(t, dir, "-max-body-bytes", "8388608"))
 	for _, tc := range []struct{ input, golden string }{
 		{"inputs/mushroom_X.csv", "golden/mushroom_gini_d5_lgk12__X.csv"},
 		{"inputs/mushroom_X_missing.csv", "golden/mushroom_gini_d5_lgk12__X_missing.csv"},
 	} {
-		header, rows := readCSV(t, filepath.Join(ref, tc.input))
-		_, golden := readCSV(t, filepath.Join(ref, tc.golden))
+		header, rows := readCSV(t, tc.input)
+		_, golden := readCSV(t, tc.golden)
 		if len(rows) != len(golden) {
 			t.Fatalf("%s: %d rows, golden %d", tc.input, len(rows), len(golden))
 		}
@@ -139,14 +135,10 @@ func TestPredictGoldenParity(t *testing.T) {
 	}
 }
 
-func readCSV(t testing.TB, path string) ([]string, [][]string) {
+// readCSV reads reference file rel (plain or gzipped): its header and its rows.
+func readCSV(t testing.TB, rel string) ([]string, [][]string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(openReference(t, rel))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	var header []string
 	var rows [][]string

@@ -12,8 +12,8 @@
 // cargo build --release && export PKG_CONFIG_PATH=$(bindings/c/dev-prefix.sh); outside it, an
 // installed prefix, see the README), then:
 //
-//	go run ./examples/predict -id row ../../target/reference-models/mushroom_gini_d5_lgk12.ttm \
-//	    ../../../shared/reference/inputs/mushroom_X_missing.csv
+//	gzip -dc ../../tests/data/reference/inputs/mushroom_X_missing.csv.gz |
+//	    go run ./examples/predict -id row ../../target/reference-models/mushroom_gini_d5_lgk12.ttm
 package main
 
 import (

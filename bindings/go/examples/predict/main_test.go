@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/thetatree/thetatree/bindings/go/internal/refdata"
 )
 
 // Same locations as the package tests: TT_REFERENCE_DIR, TT_REFERENCE_MODELS_DIR.
@@ -18,15 +20,22 @@ func paths(t *testing.T) (ref, models string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref = os.Getenv("TT_REFERENCE_DIR")
-	if ref == "" {
-		ref = filepath.Join(root, "..", "shared", "reference")
-	}
+	ref = refdata.Dir(root)
 	models = os.Getenv("TT_REFERENCE_MODELS_DIR")
 	if models == "" {
 		models = filepath.Join(root, "target", "reference-models")
 	}
 	return ref, models
+}
+
+// reference reads a reference file by its plain name (stored plain or gzipped).
+func reference(t *testing.T, ref, rel string) []byte {
+	t.Helper()
+	b, err := refdata.ReadFile(ref, rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func readCSV(t *testing.T, b []byte) [][]string {
@@ -48,17 +57,15 @@ func TestMatchesGolden(t *testing.T) {
 	} {
 		for _, suffix := range []string{"X", "X_missing"} {
 			t.Run(c.model+"/"+suffix, func(t *testing.T) {
+				// The CSV arrives on standard input ("-"), as in `zcat X.csv.gz | predict`.
+				input := reference(t, ref, "inputs/"+c.dataset+"_"+suffix+".csv")
 				var out, errOut bytes.Buffer
 				err := run([]string{"-id", "row", "-batch", c.batch,
-					filepath.Join(models, c.model+".ttm"),
-					filepath.Join(ref, "inputs", c.dataset+"_"+suffix+".csv")}, nil, &out, &errOut)
+					filepath.Join(models, c.model+".ttm"), "-"}, bytes.NewReader(input), &out, &errOut)
 				if err != nil {
 					t.Fatalf("%v\n%s", err, errOut.String())
 				}
-				golden, err := os.ReadFile(filepath.Join(ref, "golden", c.model+"__"+suffix+".csv"))
-				if err != nil {
-					t.Fatal(err)
-				}
+				golden := reference(t, ref, "golden/"+c.model+"__"+suffix+".csv")
 				got, want := readCSV(t, out.Bytes()), readCSV(t, golden)
 				if strings.Join(got[0], ",") != "row,pred,label,p0,p1" {
 					t.Fatalf("header %q", got[0])
@@ -87,10 +94,7 @@ func TestMatchesGolden(t *testing.T) {
 func TestReportsBadInput(t *testing.T) {
 	ref, models := paths(t)
 	model := filepath.Join(models, "mushroom_gini_d5_lgk12.ttm")
-	input, err := os.ReadFile(filepath.Join(ref, "inputs", "mushroom_X.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	input := reference(t, ref, "inputs/mushroom_X.csv")
 	lines := strings.SplitAfter(string(input), "\n")[:10]
 	dir := t.TempDir()
 	write := func(name string, lines []string) string {
@@ -109,7 +113,7 @@ func TestReportsBadInput(t *testing.T) {
 	}
 	bad[4] = strings.Join(cells, ",") + "\n"
 	var out, errOut bytes.Buffer
-	err = run([]string{"-batch", "2", model, write("bad.csv", bad)}, nil, &out, &errOut)
+	err := run([]string{"-batch", "2", model, write("bad.csv", bad)}, nil, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "line 5,") || !strings.Contains(err.Error(), "TT_ERR_INPUT_VALUE") {
 		t.Fatalf("got %v, want an input value error on line 5", err)
 	}

@@ -5,7 +5,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../../.." && pwd)
-ref=${TT_REFERENCE_DIR:-$repo/../shared/reference}
+# shellcheck source=../../../../tests/data/reference.sh
+. "$repo/tests/data/reference.sh"
+ref=$(tt_reference_dir)
 bin=$repo/target/release/thetatree
 [ -x "$bin" ] || { echo "missing $bin: run cargo build --release in $repo" >&2; exit 1; }
 build() { # version reference-model-name

@@ -32,21 +32,21 @@ class EdgeValuesTest {
     @TestFactory
     Stream<DynamicTest> edgeValueFiles() throws IOException {
         List<DynamicTest> tests = new ArrayList<>();
+        // By plain name: a file may be stored as edge_values__M.csv or edge_values__M.csv.gz.
         try (Stream<Path> files = Files.list(TestData.referenceDir().resolve("golden"))) {
-            files.filter(p -> p.getFileName().toString().startsWith("edge_values__"))
+            files.map(p -> p.getFileName().toString().replaceFirst("\\.gz$", ""))
+                    .filter(n -> n.startsWith("edge_values__") && n.endsWith(".csv"))
                     .sorted()
-                    .forEach(p -> tests.add(DynamicTest.dynamicTest(p.getFileName().toString(),
-                            () -> check(p))));
+                    .forEach(n -> tests.add(DynamicTest.dynamicTest(n, () -> check(n))));
         }
         assertTrue(!tests.isEmpty(), "no golden/edge_values__*.csv files");
         return tests.stream();
     }
 
-    private static void check(Path file) {
-        String name = file.getFileName().toString();
+    private static void check(String name) {
         RefModel ref = TestData.model(name.substring("edge_values__".length(), name.length() - 4));
         Input in = TestData.input(ref.dataset(), false);
-        List<String> lines = TestData.readLines(file);
+        List<String> lines = ReferenceData.readLines("golden/" + name);
         assertEquals("row,modified_feature_idx,value,public_predict,traverser_pred,traverser_p0,"
                 + "traverser_p1,leaf_preorder", lines.get(0));
         List<Edge> edges = new ArrayList<>();

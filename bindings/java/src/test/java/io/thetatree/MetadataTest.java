@@ -95,7 +95,7 @@ class MetadataTest {
             // Metadata JSON names the source file's SHA-256 and carries its hyperparameters.
             String meta = m.metadataJson().replaceAll("\\s", "");
             assertTrue(meta.startsWith("{") && meta.endsWith("}"), meta);
-            byte[] srcBytes = Files.readAllBytes(TestData.referenceDir().resolve(ref.modelJson()));
+            byte[] srcBytes = ReferenceData.readBytes(ref.modelJson());
             assertTrue(meta.contains("\"source_sha256\":\"" + hex(MessageDigest
                     .getInstance("SHA-256").digest(srcBytes)) + "\""), meta);
             Matcher crit = Pattern.compile("\"criterion\":\\s*\"(\\w+)\"")
@@ -131,11 +131,9 @@ class MetadataTest {
             String fresh = old + "-\u00fc\u00f1\u00ee-\uD83D\uDE00"; // ... U+1F600
             Path json = tmp.resolve("model.json");
             Path mapping = tmp.resolve("mapping.json");
-            Files.writeString(json, Files.readString(
-                    TestData.referenceDir().resolve(ref.modelJson())).replace(
+            Files.writeString(json, ReferenceData.readString(ref.modelJson()).replace(
                             "\"" + old + "\"", "\"" + fresh + "\""), StandardCharsets.UTF_8);
-            Files.writeString(mapping, Files.readString(
-                    TestData.referenceDir().resolve(ref.mapping())).replace(
+            Files.writeString(mapping, ReferenceData.readString(ref.mapping()).replace(
                             "\"" + old + "\"", "\"" + fresh + "\""), StandardCharsets.UTF_8);
             String version = "v1-\u00e9t\u00e9-\uD83C\uDF32";
             String neg = "n\u00e9g";

@@ -23,8 +23,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <ul>
  *   <li>repository root: system property {@code thetatree.repo} (set by the pom), else {@code ../..}
- *   <li>reference data: system property or env {@code TT_REFERENCE_DIR}, else
- *       {@code <repo>/../shared/reference}
+ *   <li>reference data: see {@link ReferenceData} (system property or env
+ *       {@code TT_REFERENCE_DIR}, else the bundled {@code <repo>/tests/data/reference})
  *   <li>compiled models: system property or env {@code TT_MODELS_DIR}, else
  *       {@code <repo>/target/reference-models} (made by {@code .ci/compile-reference-models})
  * </ul>
@@ -36,8 +36,7 @@ final class TestData {
     private static final Map<String, Golden> GOLDEN = new ConcurrentHashMap<>();
 
     static Path repo() {
-        String p = System.getProperty("thetatree.repo");
-        return (p != null ? Path.of(p) : Path.of("../..")).toAbsolutePath().normalize();
+        return ReferenceData.repo();
     }
 
     private static String setting(String name) {
@@ -49,13 +48,7 @@ final class TestData {
     }
 
     static Path referenceDir() {
-        String v = setting("TT_REFERENCE_DIR");
-        Path p = v != null ? Path.of(v) : repo().resolve("../shared/reference");
-        p = p.toAbsolutePath().normalize();
-        if (!Files.isDirectory(p.resolve("golden"))) {
-            fail("reference data not found at " + p + " (set TT_REFERENCE_DIR)");
-        }
-        return p;
+        return ReferenceData.dir();
     }
 
     static Path modelsDir() {
@@ -149,7 +142,7 @@ final class TestData {
 
     private static Input parseInput(String file) {
         Path p = referenceDir().resolve(file);
-        List<String> lines = readLines(p);
+        List<String> lines = ReferenceData.readLines(file);
         String[] header = lines.get(0).split(",", -1);
         assertEquals("row", header[0], p + ": first column must be row");
         List<String> names = List.of(Arrays.copyOfRange(header, 1, header.length));
@@ -215,7 +208,7 @@ final class TestData {
 
     private static Golden parseGolden(String file) {
         Path p = referenceDir().resolve(file);
-        List<String> lines = readLines(p);
+        List<String> lines = ReferenceData.readLines(file);
         assertEquals("row,y_true,pred,p0,p1,leaf_preorder", lines.get(0), p + ": header");
         int n = lines.size() - 1;
         String[] ids = new String[n];

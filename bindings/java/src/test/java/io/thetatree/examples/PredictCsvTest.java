@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.thetatree.Model;
+import io.thetatree.ReferenceData;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -24,13 +25,7 @@ import org.junit.jupiter.api.Test;
 class PredictCsvTest {
 
     static Path repo() {
-        String p = System.getProperty("thetatree.repo");
-        return (p != null ? Path.of(p) : Path.of("../..")).toAbsolutePath().normalize();
-    }
-
-    static Path reference() {
-        String v = System.getProperty("TT_REFERENCE_DIR", System.getenv("TT_REFERENCE_DIR"));
-        return v != null && !v.isEmpty() ? Path.of(v) : repo().resolve("../shared/reference");
+        return ReferenceData.repo();
     }
 
     static Path models() {
@@ -61,9 +56,8 @@ class PredictCsvTest {
     void matchesGolden() throws Exception {
         String[] fm = firstModel();
         for (String suffix : new String[] {"_X.csv", "_X_missing.csv"}) {
-            String csv = Files.readString(reference().resolve("inputs/" + fm[1] + suffix));
-            List<String> golden = Files.readAllLines(
-                    reference().resolve("golden/" + fm[0] + "_" + suffix));
+            String csv = ReferenceData.readString("inputs/" + fm[1] + suffix);
+            List<String> golden = ReferenceData.readLines("golden/" + fm[0] + "_" + suffix);
             try (Model m = Model.load(models().resolve(fm[0] + ".ttm"))) {
                 compare(score(m, csv), golden, m);
                 // Same data with the columns reversed and an extra column: same result.
@@ -111,7 +105,7 @@ class PredictCsvTest {
     @Test
     void badInputIsReported() throws Exception {
         String[] fm = firstModel();
-        String csv = Files.readString(reference().resolve("inputs/" + fm[1] + "_X.csv"));
+        String csv = ReferenceData.readString("inputs/" + fm[1] + "_X.csv");
         String[] lines = csv.split("\n", 4);
         try (Model m = Model.load(models().resolve(fm[0] + ".ttm"))) {
             String bad = lines[0] + "\n" + lines[1].replaceFirst(",0", ",2") + "\n";
@@ -128,12 +122,13 @@ class PredictCsvTest {
     void mainWritesAFile() throws Exception {
         String[] fm = firstModel();
         Path out = Files.createTempFile("predict-csv", ".csv");
+        // The command line takes a plain CSV path: give it one (the fixture may be gzipped).
+        Path in = Files.createTempFile("predict-csv-input", ".csv");
         try {
+            Files.write(in, ReferenceData.readBytes("inputs/" + fm[1] + "_X_missing.csv"));
             PredictCsv.main(new String[] {models().resolve(fm[0] + ".ttm").toString(),
-                    reference().resolve("inputs/" + fm[1] + "_X_missing.csv").toString(),
-                    out.toString()});
-            List<String> golden = Files.readAllLines(
-                    reference().resolve("golden/" + fm[0] + "__X_missing.csv"));
+                    in.toString(), out.toString()});
+            List<String> golden = ReferenceData.readLines("golden/" + fm[0] + "__X_missing.csv");
             try (Model m = Model.load(models().resolve(fm[0] + ".ttm"))) {
                 compare(Files.readString(out, StandardCharsets.UTF_8), golden, m);
             }
@@ -141,6 +136,7 @@ class PredictCsvTest {
             assertTrue(mm.find());
         } finally {
             Files.deleteIfExists(out);
+            Files.deleteIfExists(in);
         }
     }
 }
