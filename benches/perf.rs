@@ -19,18 +19,19 @@ use gen::{naive, Generated};
 use std::ffi::CString;
 use std::time::{Duration, Instant};
 use thetatree::ffi::*;
-use thetatree::ffi_wide::*;
 
 /// A loaded model through the C ABI.
 struct CModel(*mut tt_model);
 impl Drop for CModel {
     fn drop(&mut self) {
-        tt_free(self.0);
+        // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+        unsafe { tt_free(self.0) };
     }
 }
 fn load_c(bytes: &[u8]) -> CModel {
     let mut m = std::ptr::null_mut();
-    let rc = tt_load_bytes(bytes.as_ptr(), bytes.len(), 0, &mut m, std::ptr::null_mut());
+    // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+    let rc = unsafe { tt_load_bytes(bytes.as_ptr(), bytes.len(), 0, &mut m, std::ptr::null_mut()) };
     assert_eq!(rc, TT_OK, "tt_load_bytes");
     CModel(m)
 }
@@ -106,6 +107,7 @@ fn bench_tree(c: &mut Criterion, g: &Generated, pool: &Pool) {
     let nf = g.n_features;
     let root = naive::build(&g.spec);
     let wpr = gen::words_per_row(nf);
+    // SAFETY: the library returns a static or model-owned NUL-terminated string; the model is live.
     let kernel = unsafe { std::ffi::CStr::from_ptr(tt_model_kernel(m.0)) };
     eprintln!(
         "{}: {} nodes, depth {}, kernel {}",
@@ -125,15 +127,18 @@ fn bench_tree(c: &mut Criterion, g: &Generated, pool: &Pool) {
             let mut k = 0usize;
             b.iter(|| {
                 k = (k + 1) & (n_cached - 1);
-                let rc = tt_predict_proba(
-                    black_box(m.0),
-                    black_box(x[k * nf..].as_ptr()),
-                    1,
-                    nf,
-                    out.as_mut_ptr(),
-                    2,
-                    std::ptr::null_mut(),
-                );
+                // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+                let rc = unsafe {
+                    tt_predict_proba(
+                        black_box(m.0),
+                        black_box(x[k * nf..].as_ptr()),
+                        1,
+                        nf,
+                        out.as_mut_ptr(),
+                        2,
+                        std::ptr::null_mut(),
+                    )
+                };
                 black_box((rc, out[1]))
             })
         });
@@ -161,15 +166,18 @@ fn bench_tree(c: &mut Criterion, g: &Generated, pool: &Pool) {
                 b.iter(|| {
                     let s = pool.start(k, n);
                     k += 1;
-                    let rc = tt_predict_proba(
-                        m.0,
-                        pool.i8[s * nf..].as_ptr(),
-                        n,
-                        nf,
-                        out.as_mut_ptr(),
-                        out.len(),
-                        std::ptr::null_mut(),
-                    );
+                    // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+                    let rc = unsafe {
+                        tt_predict_proba(
+                            m.0,
+                            pool.i8[s * nf..].as_ptr(),
+                            n,
+                            nf,
+                            out.as_mut_ptr(),
+                            out.len(),
+                            std::ptr::null_mut(),
+                        )
+                    };
                     black_box(rc)
                 })
             });
@@ -178,16 +186,19 @@ fn bench_tree(c: &mut Criterion, g: &Generated, pool: &Pool) {
                 b.iter(|| {
                     let s = pool.start(k, n);
                     k += 1;
-                    let rc = tt_predict_proba_bits(
-                        m.0,
-                        pool.bits[s * wpr..].as_ptr(),
-                        std::ptr::null(),
-                        n,
-                        nf,
-                        out.as_mut_ptr(),
-                        out.len(),
-                        std::ptr::null_mut(),
-                    );
+                    // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+                    let rc = unsafe {
+                        tt_predict_proba_bits(
+                            m.0,
+                            pool.bits[s * wpr..].as_ptr(),
+                            std::ptr::null(),
+                            n,
+                            nf,
+                            out.as_mut_ptr(),
+                            out.len(),
+                            std::ptr::null_mut(),
+                        )
+                    };
                     black_box(rc)
                 })
             });
@@ -197,17 +208,20 @@ fn bench_tree(c: &mut Criterion, g: &Generated, pool: &Pool) {
                     b.iter(|| {
                         let s = pool.start(k, n);
                         k += 1;
-                        let rc = tt_predict_proba_csr(
-                            m.0,
-                            off[s..].as_ptr(),
-                            idx.as_ptr(),
-                            idx.len(),
-                            n,
-                            nf,
-                            out.as_mut_ptr(),
-                            out.len(),
-                            std::ptr::null_mut(),
-                        );
+                        // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+                        let rc = unsafe {
+                            tt_predict_proba_csr(
+                                m.0,
+                                off[s..].as_ptr(),
+                                idx.as_ptr(),
+                                idx.len(),
+                                n,
+                                nf,
+                                out.as_mut_ptr(),
+                                out.len(),
+                                std::ptr::null_mut(),
+                            )
+                        };
                         black_box(rc)
                     })
                 });
@@ -232,15 +246,18 @@ fn bench_tree(c: &mut Criterion, g: &Generated, pool: &Pool) {
             b.iter(|| {
                 let s = (k & 3) * n;
                 k += 1;
-                let rc = tt_predict_proba(
-                    m.0,
-                    pool.i8[s * nf..].as_ptr(),
-                    n,
-                    nf,
-                    out.as_mut_ptr(),
-                    out.len(),
-                    std::ptr::null_mut(),
-                );
+                // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+                let rc = unsafe {
+                    tt_predict_proba(
+                        m.0,
+                        pool.i8[s * nf..].as_ptr(),
+                        n,
+                        nf,
+                        out.as_mut_ptr(),
+                        out.len(),
+                        std::ptr::null_mut(),
+                    )
+                };
                 black_box(rc)
             })
         });
@@ -291,19 +308,23 @@ fn bench_load(c: &mut Criterion) {
         grp.throughput(Throughput::Bytes(g.bytes.len() as u64));
         let load_path = |flags: u32| {
             let mut m = std::ptr::null_mut();
-            let rc = tt_load(cpath.as_ptr(), flags, &mut m, std::ptr::null_mut());
+            // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+            let rc = unsafe { tt_load(cpath.as_ptr(), flags, &mut m, std::ptr::null_mut()) };
             assert_eq!(rc, TT_OK);
             m
         };
         let load_bytes = || {
             let mut m = std::ptr::null_mut();
-            let rc = tt_load_bytes(
-                g.bytes.as_ptr(),
-                g.bytes.len(),
-                0,
-                &mut m,
-                std::ptr::null_mut(),
-            );
+            // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+            let rc = unsafe {
+                tt_load_bytes(
+                    g.bytes.as_ptr(),
+                    g.bytes.len(),
+                    0,
+                    &mut m,
+                    std::ptr::null_mut(),
+                )
+            };
             assert_eq!(rc, TT_OK);
             m
         };
@@ -328,7 +349,8 @@ fn bench_load(c: &mut Criterion) {
                 after.0 as i64 - before.0 as i64,
                 after.1 as i64 - before.1 as i64
             );
-            tt_free(m);
+            // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+            unsafe { tt_free(m) };
         }
         for (mode, flags) in [("mmap", TT_LOAD_DEFAULT), ("copy", TT_LOAD_COPY)] {
             grp.bench_function(BenchmarkId::new(mode, &label), |b| {
@@ -338,7 +360,8 @@ fn bench_load(c: &mut Criterion) {
                         let t = Instant::now();
                         let m = load_path(flags);
                         total += t.elapsed();
-                        tt_free(m);
+                        // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+                        unsafe { tt_free(m) };
                     }
                     total
                 })
@@ -351,7 +374,8 @@ fn bench_load(c: &mut Criterion) {
                     let t = Instant::now();
                     let m = load_bytes();
                     total += t.elapsed();
-                    tt_free(m);
+                    // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+                    unsafe { tt_free(m) };
                 }
                 total
             })

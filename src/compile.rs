@@ -271,13 +271,16 @@ struct Walk {
     max_feature: Option<u32>,
 }
 
+/// Feature name -> column, from the mapping.
+type Lookup<'m> = HashMap<&'m str, u32>;
+
 /// Flatten the tree in pre-order (left child at parent + 1), checking every node.
 fn walk_tree(
     root: &Value,
     root_path: &str,
     mapping: Option<&[String]>,
 ) -> Result<Walk, CompileError> {
-    let lookup: Option<HashMap<&str, u32>> = mapping.map(|m| {
+    let lookup: Option<Lookup<'_>> = mapping.map(|m| {
         m.iter()
             .enumerate()
             .map(|(i, n)| (n.as_str(), i as u32))
@@ -291,128 +294,24 @@ fn walk_tree(
     };
     let mut stack: Vec<Pending> = vec![(root, root_path.to_string(), 0, None)];
     while let Some((value, path, depth, parent)) = stack.pop() {
-        let Value::Object(node) = value else {
-            return fail(&path, format!("expected a node object, found {value}"));
-        };
-        if depth > MAX_DEPTH {
-            return fail(&path, format!("tree depth exceeds the cap of {MAX_DEPTH}"));
-        }
-        if w.nodes.len() >= MAX_NODES as usize {
-            return fail(&path, format!("more than {MAX_NODES} nodes"));
-        }
+        let node = w.next_node(value, &path, depth)?;
         let index = w.nodes.len();
         if let Some((p, right)) = parent {
-            if let NodeSpec::Split {
-                left: l, right: r, ..
-            } = &mut w.nodes[p]
-            {
-                *(if right { r } else { l }) = index as u32;
-            }
+            w.link(p, right, index);
         }
         let kind = node_kind(node, &path)?;
         let counts = class_counts(node, &path)?;
         let ns = n_samples(node, &path)?;
         match kind {
             Kind::Leaf => {
-                let Some(c) = counts else {
-                    return fail(
-                        &path,
-                        "leaf has no class_counts: its probabilities cannot be computed exactly",
-                    );
-                };
-                let label = leaf_label(c);
-                match node.get("prediction") {
-                    None | Some(Value::Null) => {}
-                    Some(p) if p.as_u64() == Some(u64::from(label)) => {}
-                    Some(p) => {
-                        return fail(&path, format!("prediction {p} disagrees with class_counts [{}, {}] (majority class {label})", c[0], c[1]));
-                    }
-                }
-                w.nodes.push(NodeSpec::Leaf {
-                    label,
-                    probabilities: leaf_probabilities(c),
-                });
+                let (leaf, c) = leaf_spec(node, &path, counts)?;
+                w.nodes.push(leaf);
                 w.stats.push([ns, c[0], c[1]]);
             }
             Kind::Split => {
-                let f = match node.get("feature_idx") {
-                    Some(Value::Number(n)) => match n.as_i64() {
-                        Some(f) if f < 0 => {
-                            return fail(&path, format!("feature_idx {f} is negative (the reference reads the last column for -1; refusing)"));
-                        }
-                        Some(f) if f >= i64::from(MAX_FEATURES) => {
-                            return fail(
-                                &path,
-                                format!("feature_idx {f} exceeds the cap of {MAX_FEATURES}"),
-                            );
-                        }
-                        Some(f) => f as u32,
-                        None => return fail(&path, format!("feature_idx {n} is not an integer")),
-                    },
-                    other => {
-                        return fail(
-                            &path,
-                            format!("split has no integer feature_idx (found {other:?})"),
-                        )
-                    }
-                };
-                let name = match node.get("feature_name") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(s)) => Some(s.as_str()),
-                    Some(other) => {
-                        return fail(
-                            &path,
-                            format!("feature_name must be a string, found {other}"),
-                        )
-                    }
-                };
-                if let Some(map) = &lookup {
-                    let n = map.len();
-                    if f as usize >= n {
-                        return fail(
-                            &path,
-                            format!(
-                                "feature_idx {f} is out of range: the mapping has {n} features"
-                            ),
-                        );
-                    }
-                    if let Some(name) = name {
-                        match map.get(name) {
-                            Some(&i) if i == f => {}
-                            Some(&i) => {
-                                return fail(&path, format!("feature_name {name:?} has index {i} in the mapping, but the node says feature_idx {f}"));
-                            }
-                            None => {
-                                return fail(
-                                    &path,
-                                    format!("feature_name {name:?} is not in the feature mapping"),
-                                )
-                            }
-                        }
-                    }
-                } else if let Some(name) = name {
-                    if let Some(prev) = w.tree_names.insert(f, name.to_string()) {
-                        if prev != name {
-                            return fail(
-                                &path,
-                                format!("feature_idx {f} is named both {prev:?} and {name:?}"),
-                            );
-                        }
-                    }
-                }
-                w.max_feature = Some(w.max_feature.map_or(f, |m| m.max(f)));
-                let (Some(left @ Value::Object(lo)), Some(right @ Value::Object(ro))) =
-                    (node.get("left"), node.get("right"))
-                else {
-                    return fail(
-                        &path,
-                        "split node does not have two child objects (left and right)",
-                    );
-                };
-                let (lp, rp) = (format!("{path}.left"), format!("{path}.right"));
-                // Classify the children first so that a truncated stub is reported as such.
-                node_kind(lo, &lp)?;
-                node_kind(ro, &rp)?;
+                let f = split_feature(node, &path)?;
+                w.check_feature_name(f, feature_name(node, &path)?, lookup.as_ref(), &path)?;
+                let [(left, lo, lp), (right, ro, rp)] = split_children(node, &path)?;
                 let (nl, nr) = (n_samples(lo, &lp)?, n_samples(ro, &rp)?);
                 w.nodes.push(NodeSpec::Split {
                     feature: f,
@@ -429,6 +328,175 @@ fn walk_tree(
         }
     }
     Ok(w)
+}
+
+impl Walk {
+    /// The next node to lay out, as an object, within the depth and node-count caps.
+    fn next_node<'v>(
+        &self,
+        value: &'v Value,
+        path: &str,
+        depth: u32,
+    ) -> Result<&'v Map<String, Value>, CompileError> {
+        let Value::Object(node) = value else {
+            return fail(path, format!("expected a node object, found {value}"));
+        };
+        if depth > MAX_DEPTH {
+            return fail(path, format!("tree depth exceeds the cap of {MAX_DEPTH}"));
+        }
+        if self.nodes.len() >= MAX_NODES as usize {
+            return fail(path, format!("more than {MAX_NODES} nodes"));
+        }
+        Ok(node)
+    }
+
+    /// Point split `parent`'s left (or right) child at `index`.
+    fn link(&mut self, parent: usize, right: bool, index: usize) {
+        if let NodeSpec::Split {
+            left: l, right: r, ..
+        } = &mut self.nodes[parent]
+        {
+            *(if right { r } else { l }) = index as u32;
+        }
+    }
+
+    /// A split's `feature_name` must agree with the mapping (when given) or with the other
+    /// splits on the same feature; records the name and the largest feature index.
+    fn check_feature_name(
+        &mut self,
+        f: u32,
+        name: Option<&str>,
+        lookup: Option<&Lookup<'_>>,
+        path: &str,
+    ) -> Result<(), CompileError> {
+        if let Some(map) = lookup {
+            let n = map.len();
+            if f as usize >= n {
+                return fail(
+                    path,
+                    format!("feature_idx {f} is out of range: the mapping has {n} features"),
+                );
+            }
+            if let Some(name) = name {
+                match map.get(name) {
+                    Some(&i) if i == f => {}
+                    Some(&i) => {
+                        return fail(path, format!("feature_name {name:?} has index {i} in the mapping, but the node says feature_idx {f}"));
+                    }
+                    None => {
+                        return fail(
+                            path,
+                            format!("feature_name {name:?} is not in the feature mapping"),
+                        )
+                    }
+                }
+            }
+        } else if let Some(name) = name {
+            if let Some(prev) = self.tree_names.insert(f, name.to_string()) {
+                if prev != name {
+                    return fail(
+                        path,
+                        format!("feature_idx {f} is named both {prev:?} and {name:?}"),
+                    );
+                }
+            }
+        }
+        self.max_feature = Some(self.max_feature.map_or(f, |m| m.max(f)));
+        Ok(())
+    }
+}
+
+/// A leaf's record and class counts: the label and probabilities are recomputed from the
+/// counts (a `prediction` field must agree with them).
+fn leaf_spec(
+    node: &Map<String, Value>,
+    path: &str,
+    counts: Option<[f64; 2]>,
+) -> Result<(NodeSpec, [f64; 2]), CompileError> {
+    let Some(c) = counts else {
+        return fail(
+            path,
+            "leaf has no class_counts: its probabilities cannot be computed exactly",
+        );
+    };
+    let label = leaf_label(c);
+    match node.get("prediction") {
+        None | Some(Value::Null) => {}
+        Some(p) if p.as_u64() == Some(u64::from(label)) => {}
+        Some(p) => {
+            return fail(
+                path,
+                format!(
+                    "prediction {p} disagrees with class_counts [{}, {}] (majority class {label})",
+                    c[0], c[1]
+                ),
+            );
+        }
+    }
+    let leaf = NodeSpec::Leaf {
+        label,
+        probabilities: leaf_probabilities(c),
+    };
+    Ok((leaf, c))
+}
+
+/// A split's `feature_idx`: an integer in `0..MAX_FEATURES`.
+fn split_feature(node: &Map<String, Value>, path: &str) -> Result<u32, CompileError> {
+    match node.get("feature_idx") {
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(f) if f < 0 => {
+                fail(path, format!("feature_idx {f} is negative (the reference reads the last column for -1; refusing)"))
+            }
+            Some(f) if f >= i64::from(MAX_FEATURES) => fail(
+                path,
+                format!("feature_idx {f} exceeds the cap of {MAX_FEATURES}"),
+            ),
+            Some(f) => Ok(f as u32),
+            None => fail(path, format!("feature_idx {n} is not an integer")),
+        },
+        other => fail(
+            path,
+            format!("split has no integer feature_idx (found {other:?})"),
+        ),
+    }
+}
+
+/// A split's optional `feature_name` (a string or null).
+fn feature_name<'v>(
+    node: &'v Map<String, Value>,
+    path: &str,
+) -> Result<Option<&'v str>, CompileError> {
+    match node.get("feature_name") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(other) => fail(
+            path,
+            format!("feature_name must be a string, found {other}"),
+        ),
+    }
+}
+
+/// A child node: its value, as an object, and its JSON path.
+type Child<'v> = (&'v Value, &'v Map<String, Value>, String);
+
+/// A split's two child objects with their paths, classified first so that a truncated stub is
+/// reported as such.
+fn split_children<'v>(
+    node: &'v Map<String, Value>,
+    path: &str,
+) -> Result<[Child<'v>; 2], CompileError> {
+    let (Some(left @ Value::Object(lo)), Some(right @ Value::Object(ro))) =
+        (node.get("left"), node.get("right"))
+    else {
+        return fail(
+            path,
+            "split node does not have two child objects (left and right)",
+        );
+    };
+    let (lp, rp) = (format!("{path}.left"), format!("{path}.right"));
+    node_kind(lo, &lp)?;
+    node_kind(ro, &rp)?;
+    Ok([(left, lo, lp), (right, ro, rp)])
 }
 
 fn check_string(s: &str, what: &str, cap: usize) -> Result<(), CompileError> {
@@ -490,7 +558,47 @@ pub(crate) fn compile_document(
     } else {
         shape_name(top)
     };
-    // Resolve the object that holds `tree_structure` (or is the root node itself).
+    let doc = locate_tree(doc, top, shape, opts)?;
+    let mapping = feature_mapping(&doc, opts)?;
+    if shape == "persistence_dict" {
+        crate::persistence::check(doc.holder, &doc.holder_path, mapping.as_deref())?;
+    }
+    let walk = walk_tree(doc.root, &doc.root_path, mapping.as_deref())?;
+    let feature_names = feature_names(mapping, &walk)?;
+    let class_labels = class_labels(opts, doc.own)?;
+    let model_version = model_version(opts, doc.own)?;
+    let metadata = metadata(&doc, shape, source, pickled, opts)?;
+    let metadata_json = metadata_json(&metadata)?;
+    encode_checked(&format::ModelSpec {
+        nodes: walk.nodes,
+        stats: walk.stats,
+        feature_names,
+        class_labels,
+        model_version,
+        metadata_json,
+    })
+}
+
+/// Where the tree and its companions are in a document.
+struct Located<'a> {
+    /// The object that holds `tree_structure` (the top level, or a baseline wrapper's entry).
+    holder: &'a Map<String, Value>,
+    holder_path: String,
+    /// The root node and its JSON path.
+    root: &'a Value,
+    root_path: String,
+    /// The holder, when the document is thetatree's own export (names, labels, version and
+    /// metadata then come from it).
+    own: Option<&'a Map<String, Value>>,
+}
+
+/// Resolve the object that holds `tree_structure` (or is the root node itself).
+fn locate_tree<'a>(
+    doc: &'a Value,
+    top: &'a Map<String, Value>,
+    shape: &str,
+    opts: &CompileOptions,
+) -> Result<Located<'a>, CompileError> {
     let (holder, holder_path): (&Map<String, Value>, String) = if shape == "baseline_wrapper" {
         let keys: Vec<&String> = top.keys().collect();
         let Some(key) = &opts.baseline_key else {
@@ -514,17 +622,28 @@ pub(crate) fn compile_document(
             None => return fail(&holder_path, "no tree_structure"),
         }
     };
+    Ok(Located {
+        holder,
+        holder_path,
+        root,
+        root_path,
+        own: (shape == "thetatree_export").then_some(holder),
+    })
+}
 
-    let own = (shape == "thetatree_export").then_some(holder);
-    // Feature names: --features, else the file's own mapping or export names.
+/// Feature names by column: `--features`, else the file's own mapping or export names.
+fn feature_mapping(
+    doc: &Located<'_>,
+    opts: &CompileOptions,
+) -> Result<Option<Vec<String>>, CompileError> {
     let mapping: Option<Vec<String>> = if let Some(text) = &opts.feature_mapping {
         Some(parse_mapping(text)?)
-    } else if let Some(Value::Object(m)) = holder.get("feature_mapping") {
+    } else if let Some(Value::Object(m)) = doc.holder.get("feature_mapping") {
         Some(mapping_from_object(
             m,
-            &format!("{holder_path}.feature_mapping"),
+            &format!("{}.feature_mapping", doc.holder_path),
         )?)
-    } else if let Some(own) = own {
+    } else if let Some(own) = doc.own {
         string_list(own.get("feature_names"), "$.feature_names")?
     } else {
         None
@@ -534,50 +653,51 @@ pub(crate) fn compile_document(
             check_string(n, &format!("feature name {i}"), MAX_NAME_LEN)?;
         }
     }
+    Ok(mapping)
+}
 
-    if shape == "persistence_dict" {
-        crate::persistence::check(holder, &holder_path, mapping.as_deref())?;
+/// The model's feature names: the mapping's (distinct), else the tree's own names (or
+/// `feature_{i}`) for columns `0..=max feature index`.
+fn feature_names(mapping: Option<Vec<String>>, walk: &Walk) -> Result<Vec<String>, CompileError> {
+    if let Some(m) = mapping {
+        let mut seen = HashMap::new();
+        for (i, n) in m.iter().enumerate() {
+            if let Some(j) = seen.insert(n.as_str(), i) {
+                return fail(
+                    "feature names",
+                    format!("features {j} and {i} are both called {n:?}"),
+                );
+            }
+        }
+        return Ok(m);
     }
-
-    let walk = walk_tree(root, &root_path, mapping.as_deref())?;
-
-    let feature_names = match mapping {
-        Some(m) => {
-            let mut seen = HashMap::new();
-            for (i, n) in m.iter().enumerate() {
-                if let Some(j) = seen.insert(n.as_str(), i) {
-                    return fail(
-                        "feature names",
-                        format!("features {j} and {i} are both called {n:?}"),
-                    );
-                }
-            }
-            m
+    let n = walk.max_feature.map_or(0, |m| m as usize + 1);
+    let names: Vec<String> = (0..n as u32)
+        .map(|i| {
+            walk.tree_names
+                .get(&i)
+                .cloned()
+                .unwrap_or_else(|| format!("feature_{i}"))
+        })
+        .collect();
+    let mut seen = HashMap::new();
+    for (i, n) in names.iter().enumerate() {
+        check_string(n, &format!("feature name {i}"), MAX_NAME_LEN)?;
+        if let Some(j) = seen.insert(n.as_str(), i) {
+            return fail(
+                "feature names",
+                format!("features {j} and {i} are both called {n:?}; pass --features"),
+            );
         }
-        None => {
-            let n = walk.max_feature.map_or(0, |m| m as usize + 1);
-            let names: Vec<String> = (0..n as u32)
-                .map(|i| {
-                    walk.tree_names
-                        .get(&i)
-                        .cloned()
-                        .unwrap_or_else(|| format!("feature_{i}"))
-                })
-                .collect();
-            let mut seen = HashMap::new();
-            for (i, n) in names.iter().enumerate() {
-                check_string(n, &format!("feature name {i}"), MAX_NAME_LEN)?;
-                if let Some(j) = seen.insert(n.as_str(), i) {
-                    return fail(
-                        "feature names",
-                        format!("features {j} and {i} are both called {n:?}; pass --features"),
-                    );
-                }
-            }
-            names
-        }
-    };
+    }
+    Ok(names)
+}
 
+/// Labels of class 0 and 1: `--class-labels`, else an export's own, else "0" and "1".
+fn class_labels(
+    opts: &CompileOptions,
+    own: Option<&Map<String, Value>>,
+) -> Result<Vec<String>, CompileError> {
     let class_labels: Vec<String> = match (&opts.class_labels, own) {
         (Some([neg, pos]), _) => vec![neg.clone(), pos.clone()],
         (None, Some(own)) => string_list(own.get("class_labels"), "$.class_labels")?
@@ -593,7 +713,14 @@ pub(crate) fn compile_document(
     for (i, l) in class_labels.iter().enumerate() {
         check_string(l, &format!("class label {i}"), MAX_NAME_LEN)?;
     }
+    Ok(class_labels)
+}
 
+/// The version string: `--model-version`, else an export's own, else empty.
+fn model_version(
+    opts: &CompileOptions,
+    own: Option<&Map<String, Value>>,
+) -> Result<String, CompileError> {
     let model_version = match (&opts.model_version, own) {
         (Some(v), _) => v.clone(),
         (None, Some(own)) => own
@@ -604,61 +731,71 @@ pub(crate) fn compile_document(
         (None, None) => String::new(),
     };
     check_string(&model_version, "model version", MAX_VERSION_LEN)?;
+    Ok(model_version)
+}
 
-    let metadata = match own {
-        Some(own) => match own.get("metadata") {
-            Some(m @ Value::Object(_)) => m.clone(),
-            _ => {
-                return fail(
-                    "$.metadata",
-                    "a thetatree export must carry its metadata object",
-                )
-            }
-        },
-        None => {
-            let mut m = Map::new();
-            m.insert(
-                "compiler".into(),
-                Value::String(format!("thetatree {}", env!("CARGO_PKG_VERSION"))),
-            );
-            m.insert(
-                "format".into(),
-                Value::String(format!(
-                    "ttm {}.{}",
-                    format::FORMAT_MAJOR,
-                    format::FORMAT_MINOR
-                )),
-            );
-            m.insert(
-                "source_sha256".into(),
-                Value::String(signature::hex(&signature::digest(source))),
-            );
-            m.insert("source_shape".into(), Value::String(shape.into()));
-            if pickled {
-                m.insert("source_format".into(), Value::String("pickle".into()));
-            }
-            if shape == "persistence_dict" {
-                if let Some(fitted) = crate::persistence::fitted_metadata(holder) {
-                    m.insert("fitted_attributes".into(), fitted);
-                }
-            }
-            if let Some(k) = &opts.baseline_key {
-                m.insert("baseline_key".into(), Value::String(k.clone()));
-            }
-            for key in ["model_type", "lg_k", "hyperparameters", "version"] {
-                if let Some(v) = holder.get(key) {
-                    let name = if key == "version" {
-                        "persistence_version"
-                    } else {
-                        key
-                    };
-                    m.insert(name.into(), v.clone());
-                }
-            }
-            Value::Object(m)
+/// The metadata object: an export's own, else what the compiler records about the source.
+fn metadata(
+    doc: &Located<'_>,
+    shape: &str,
+    source: &[u8],
+    pickled: bool,
+    opts: &CompileOptions,
+) -> Result<Value, CompileError> {
+    if let Some(own) = doc.own {
+        return match own.get("metadata") {
+            Some(m @ Value::Object(_)) => Ok(m.clone()),
+            _ => fail(
+                "$.metadata",
+                "a thetatree export must carry its metadata object",
+            ),
+        };
+    }
+    let mut m = Map::new();
+    m.insert(
+        "compiler".into(),
+        Value::String(format!("thetatree {}", env!("CARGO_PKG_VERSION"))),
+    );
+    m.insert(
+        "format".into(),
+        Value::String(format!(
+            "ttm {}.{}",
+            format::FORMAT_MAJOR,
+            format::FORMAT_MINOR
+        )),
+    );
+    m.insert(
+        "source_sha256".into(),
+        Value::String(signature::hex(&signature::digest(source))),
+    );
+    m.insert("source_shape".into(), Value::String(shape.into()));
+    if pickled {
+        m.insert("source_format".into(), Value::String("pickle".into()));
+    }
+    if shape == "persistence_dict" {
+        if let Some(fitted) = crate::persistence::fitted_metadata(doc.holder) {
+            m.insert("fitted_attributes".into(), fitted);
         }
-    };
-    let metadata_json = serde_json::to_string(&metadata).map_err(|e| CompileError {
+    }
+    if let Some(k) = &opts.baseline_key {
+        m.insert("baseline_key".into(), Value::String(k.clone()));
+    }
+    for key in ["model_type", "lg_k", "hyperparameters", "version"] {
+        if let Some(v) = doc.holder.get(key) {
+            let name = if key == "version" {
+                "persistence_version"
+            } else {
+                key
+            };
+            m.insert(name.into(), v.clone());
+        }
+    }
+    Ok(Value::Object(m))
+}
+
+/// The metadata as JSON text, within the loader's caps (nesting, size).
+fn metadata_json(metadata: &Value) -> Result<String, CompileError> {
+    let metadata_json = serde_json::to_string(metadata).map_err(|e| CompileError {
         path: "metadata".into(),
         message: e.to_string(),
     })?;
@@ -678,17 +815,12 @@ pub(crate) fn compile_document(
             ),
         );
     }
+    Ok(metadata_json)
+}
 
-    let spec = format::ModelSpec {
-        nodes: walk.nodes,
-        stats: walk.stats,
-        feature_names,
-        class_labels,
-        model_version,
-        metadata_json,
-    };
-    let bytes = format::encode(&spec);
-    // The compiler never writes a file the loader would refuse.
+/// Encode, then validate: the compiler never writes a file the loader would refuse.
+fn encode_checked(spec: &format::ModelSpec) -> Result<Vec<u8>, CompileError> {
+    let bytes = format::encode(spec);
     if let Err(e) = crate::validate::validate(&bytes) {
         return fail(
             "output",
@@ -738,8 +870,8 @@ fn export_tree(model: &Model) -> Value {
     use zerocopy::FromBytes;
     let l = model.layout();
     let bytes = model.model_bytes();
-    let (no, nl) = l.sections[SEC_NODES];
-    let (so, sl) = l.sections[SEC_STATS];
+    let (no, nl) = l.section(SEC_NODES);
+    let (so, sl) = l.section(SEC_STATS);
     let nodes = <[RawNode]>::ref_from_bytes(&bytes[no..no + nl]).unwrap_or(&[]);
     let stats = <[RawStats]>::ref_from_bytes(&bytes[so..so + sl]).unwrap_or(&[]);
     let tree = model.tree();
@@ -765,7 +897,7 @@ fn export_tree(model: &Model) -> Value {
         o.insert("n_samples".into(), num(s.n_samples.get()));
         o.insert("class_counts".into(), counts);
         if n.tag.get() == TAG_LEAF {
-            let p = tree.probabilities(i);
+            let p = tree.leaf_at(i).map_or([f64::NAN; 2], |l| l.probabilities);
             o.insert("is_leaf".into(), Value::Bool(true));
             o.insert("type".into(), Value::String("leaf".into()));
             o.insert("prediction".into(), Value::from(n.b.get()));

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-/// Stable numeric status codes, exported to C as `#define`s by cbindgen.
+/// Stable numeric status codes, exported to C as `#define`s by cbindgen. A new code is added
+/// here and to the `status_table!` list below.
 pub mod code {
     /// Success.
     pub const TT_OK: i32 = 0;
@@ -63,100 +64,68 @@ pub mod code {
     pub const TT_ERR_NO_KEY: i32 = 24;
 }
 
-/// A status as a Rust enum; `as i32` gives the stable code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(i32)]
-pub enum Status {
-    Ok = code::TT_OK,
-    NullArg = code::TT_ERR_NULL_ARG,
-    Length = code::TT_ERR_LENGTH,
-    Shape = code::TT_ERR_SHAPE,
-    InputValue = code::TT_ERR_INPUT_VALUE,
-    Io = code::TT_ERR_IO,
-    BadMagic = code::TT_ERR_BAD_MAGIC,
-    Version = code::TT_ERR_VERSION,
-    Endian = code::TT_ERR_ENDIAN,
-    Truncated = code::TT_ERR_TRUNCATED,
-    TrailingBytes = code::TT_ERR_TRAILING_BYTES,
-    Checksum = code::TT_ERR_CHECKSUM,
-    Bounds = code::TT_ERR_BOUNDS,
-    Layout = code::TT_ERR_LAYOUT,
-    Limit = code::TT_ERR_LIMIT,
-    Graph = code::TT_ERR_GRAPH,
-    Corrupt = code::TT_ERR_CORRUPT,
-    Flags = code::TT_ERR_FLAGS,
-    Panic = code::TT_ERR_PANIC,
-    NotFound = code::TT_ERR_NOT_FOUND,
-    Alignment = code::TT_ERR_ALIGNMENT,
-    Unsigned = code::TT_ERR_UNSIGNED,
-    KeyMismatch = code::TT_ERR_KEY_MISMATCH,
-    BadSignature = code::TT_ERR_BAD_SIGNATURE,
-    NoKey = code::TT_ERR_NO_KEY,
+/// Generates [`Status`], [`Status::ALL`] and [`Status::c_name`] from one list of
+/// `Variant = CONSTANT` pairs: values and C names come from the `code` constants (which cbindgen
+/// reads, with their docs, for the header), so each is written once. `tests/header.rs` checks that
+/// the list and the header's `TT_*` status macros agree.
+macro_rules! status_table {
+    ($($variant:ident = $code:ident,)+) => {
+        /// A status as a Rust enum; `as i32` gives the stable code (see [`code`]).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(i32)]
+        pub enum Status {
+            $(
+                #[doc = concat!("[`code::", stringify!($code), "`]")]
+                $variant = code::$code,
+            )+
+        }
+
+        impl Status {
+            /// Every status, in code order (used by tests and by `tt_status_str`).
+            pub const ALL: [Status; [$(code::$code),+].len()] = [$(Status::$variant),+];
+
+            /// The C macro name, e.g. `TT_ERR_CHECKSUM`; NUL-terminated for the C ABI.
+            pub fn c_name(self) -> &'static str {
+                match self {
+                    $(Status::$variant => concat!(stringify!($code), "\0"),)+
+                }
+            }
+        }
+    };
+}
+
+status_table! {
+    Ok = TT_OK,
+    NullArg = TT_ERR_NULL_ARG,
+    Length = TT_ERR_LENGTH,
+    Shape = TT_ERR_SHAPE,
+    InputValue = TT_ERR_INPUT_VALUE,
+    Io = TT_ERR_IO,
+    BadMagic = TT_ERR_BAD_MAGIC,
+    Version = TT_ERR_VERSION,
+    Endian = TT_ERR_ENDIAN,
+    Truncated = TT_ERR_TRUNCATED,
+    TrailingBytes = TT_ERR_TRAILING_BYTES,
+    Checksum = TT_ERR_CHECKSUM,
+    Bounds = TT_ERR_BOUNDS,
+    Layout = TT_ERR_LAYOUT,
+    Limit = TT_ERR_LIMIT,
+    Graph = TT_ERR_GRAPH,
+    Corrupt = TT_ERR_CORRUPT,
+    Flags = TT_ERR_FLAGS,
+    Panic = TT_ERR_PANIC,
+    NotFound = TT_ERR_NOT_FOUND,
+    Alignment = TT_ERR_ALIGNMENT,
+    Unsigned = TT_ERR_UNSIGNED,
+    KeyMismatch = TT_ERR_KEY_MISMATCH,
+    BadSignature = TT_ERR_BAD_SIGNATURE,
+    NoKey = TT_ERR_NO_KEY,
 }
 
 impl Status {
-    /// Every status, in code order (used by tests and by `tt_status_str`).
-    pub const ALL: [Status; 25] = [
-        Status::Ok,
-        Status::NullArg,
-        Status::Length,
-        Status::Shape,
-        Status::InputValue,
-        Status::Io,
-        Status::BadMagic,
-        Status::Version,
-        Status::Endian,
-        Status::Truncated,
-        Status::TrailingBytes,
-        Status::Checksum,
-        Status::Bounds,
-        Status::Layout,
-        Status::Limit,
-        Status::Graph,
-        Status::Corrupt,
-        Status::Flags,
-        Status::Panic,
-        Status::NotFound,
-        Status::Alignment,
-        Status::Unsigned,
-        Status::KeyMismatch,
-        Status::BadSignature,
-        Status::NoKey,
-    ];
-
+    /// The status with this stable code, if the library defines it.
     pub fn from_code(code: i32) -> Option<Status> {
         Status::ALL.iter().copied().find(|s| *s as i32 == code)
-    }
-
-    /// The C macro name, e.g. `TT_ERR_CHECKSUM`; NUL-terminated for the C ABI.
-    pub fn c_name(self) -> &'static str {
-        match self {
-            Status::Ok => "TT_OK\0",
-            Status::NullArg => "TT_ERR_NULL_ARG\0",
-            Status::Length => "TT_ERR_LENGTH\0",
-            Status::Shape => "TT_ERR_SHAPE\0",
-            Status::InputValue => "TT_ERR_INPUT_VALUE\0",
-            Status::Io => "TT_ERR_IO\0",
-            Status::BadMagic => "TT_ERR_BAD_MAGIC\0",
-            Status::Version => "TT_ERR_VERSION\0",
-            Status::Endian => "TT_ERR_ENDIAN\0",
-            Status::Truncated => "TT_ERR_TRUNCATED\0",
-            Status::TrailingBytes => "TT_ERR_TRAILING_BYTES\0",
-            Status::Checksum => "TT_ERR_CHECKSUM\0",
-            Status::Bounds => "TT_ERR_BOUNDS\0",
-            Status::Layout => "TT_ERR_LAYOUT\0",
-            Status::Limit => "TT_ERR_LIMIT\0",
-            Status::Graph => "TT_ERR_GRAPH\0",
-            Status::Corrupt => "TT_ERR_CORRUPT\0",
-            Status::Flags => "TT_ERR_FLAGS\0",
-            Status::Panic => "TT_ERR_PANIC\0",
-            Status::NotFound => "TT_ERR_NOT_FOUND\0",
-            Status::Alignment => "TT_ERR_ALIGNMENT\0",
-            Status::Unsigned => "TT_ERR_UNSIGNED\0",
-            Status::KeyMismatch => "TT_ERR_KEY_MISMATCH\0",
-            Status::BadSignature => "TT_ERR_BAD_SIGNATURE\0",
-            Status::NoKey => "TT_ERR_NO_KEY\0",
-        }
     }
 
     /// The macro name without the trailing NUL.

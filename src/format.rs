@@ -65,10 +65,18 @@
 //! binary search by name; strictness forbids duplicates), then the blob: the strings, each
 //! UTF-8 without interior NUL, each followed by one NUL. Section length = `8n + blob length`.
 //!
-//! ## Signature trailer (optional, 64 bytes after `file_len`)
+//! ## Signature trailer (optional, [`TRAILER_LEN`] = 64 bytes after `file_len`)
 //!
-//! See [`crate::signature`]: `b"TTSIG001"`, an 8-byte key id, `u64 signed_len = file_len`,
-//! 8 zero bytes, and HMAC-SHA256 over the model bytes and the trailer's first 32 bytes.
+//! | offset | size | field |
+//! |---:|---:|---|
+//! | 0 | 8 | magic [`TRAILER_MAGIC`] `b"TTSIG001"` |
+//! | 8 | 8 | key id: first 8 bytes of HMAC-SHA256(key, `"thetatree key id"`) |
+//! | 16 | 8 | `u64` signed length = the model's `file_len` |
+//! | 24 | 8 | zero |
+//! | 32 | 32 | HMAC-SHA256(key, model bytes ‖ trailer bytes 0..32) |
+//!
+//! The trailer's shape is part of the format (the validator accepts exactly these 64 bytes
+//! after the model, [`is_trailer`]); computing and checking the MACs is [`crate::signature`]'s.
 
 use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
@@ -121,6 +129,29 @@ pub const SECTION_NAMES: [&str; N_SECTIONS] = [
 
 pub const NODE_SIZE: usize = 16;
 pub const STATS_SIZE: usize = 24;
+
+/// Magic of the signature trailer.
+pub const TRAILER_MAGIC: [u8; 8] = *b"TTSIG001";
+/// Length of the signature trailer.
+pub const TRAILER_LEN: usize = 64;
+/// Offsets of the trailer's fields, relative to its start.
+pub mod trailer_field {
+    pub const MAGIC: usize = 0;
+    pub const KEY_ID: usize = 8;
+    pub const SIGNED_LEN: usize = 16;
+    pub const ZERO: usize = 24;
+    pub const MAC: usize = 32;
+}
+
+/// Whether `tail` (the bytes after the model) is a well-formed signature trailer for a model of
+/// `model_len` bytes. Says nothing about whether the MAC is right.
+pub fn is_trailer(tail: &[u8], model_len: u64) -> bool {
+    use trailer_field::*;
+    tail.len() == TRAILER_LEN
+        && tail[MAGIC..KEY_ID] == TRAILER_MAGIC
+        && tail[SIGNED_LEN..ZERO] == model_len.to_le_bytes()
+        && tail[ZERO..MAC] == [0u8; 8]
+}
 
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Clone, Copy, Debug)]
 #[repr(C)]

@@ -8,13 +8,19 @@
 //! * [`compile`]: the reference JSON (and pickle) to `.ttm` compiler and the exporter.
 //! * [`pickle`]: the safe reader of the reference's pickles (no code is ever run).
 //! * [`signature`]: HMAC-SHA256 signing and SHA-256 identity.
-//! * [`ffi`]: the C ABI (`include/thetatree.h`).
+//! * [`ffi`]: the C ABI (`include/thetatree.h`): `unsafe extern "C"` entry points over the above.
+//!
+//! Every `unsafe` block carries a `SAFETY:` comment, and unsafe operations inside `unsafe fn`s
+//! need their own block (denied below). No safe public function can cause undefined behaviour
+//! with any argument: validated types are only constructed by the validator, and the unchecked
+//! reads of the traversal are reachable only through walks of a validated tree.
+
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 /// cbindgen:ignore
 pub mod compile;
 pub mod error;
 pub mod ffi;
-pub mod ffi_wide;
 /// cbindgen:ignore
 pub mod format;
 /// cbindgen:ignore

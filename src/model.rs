@@ -92,20 +92,27 @@ impl Model {
     }
 
     pub fn from_bytes_verified(bytes: &[u8], verify_key: Option<&[u8]>) -> Result<Model> {
-        if bytes.len() as u64 > MAX_FILE_LEN + signature::TRAILER_LEN as u64 {
+        Model::check_image_len(bytes.len() as u64)?;
+        Model::from_storage(owned_copy(bytes), verify_key)
+    }
+
+    /// The size cap of an image (a model of at most `MAX_FILE_LEN` bytes plus a signature
+    /// trailer), checked before any byte is read.
+    pub fn check_image_len(len: u64) -> Result<()> {
+        if len > MAX_FILE_LEN + TRAILER_LEN as u64 {
             return Err(Error::new(
                 Status::Limit,
-                format!("{} bytes exceed the cap of {MAX_FILE_LEN}", bytes.len()),
+                format!("{len} bytes exceed the cap of {MAX_FILE_LEN}"),
             ));
         }
-        Model::from_storage(owned_copy(bytes), verify_key)
+        Ok(())
     }
 
     /// Validate caller memory in place, without copying.
     ///
     /// # Safety
-    /// `ptr` must be non-null and valid for reads of `len` bytes, and the memory must stay alive
-    /// and unchanged until the returned model is dropped.
+    /// `ptr` must be non-null and valid for reads of `len` bytes (so `len <= isize::MAX`), and
+    /// the memory must stay alive and unchanged until the returned model is dropped.
     pub unsafe fn from_borrowed(
         ptr: *const u8,
         len: usize,
@@ -127,24 +134,18 @@ impl Model {
                 format!("{}: not a regular file", path.display()),
             ));
         }
-        if len > MAX_FILE_LEN + signature::TRAILER_LEN as u64 {
-            return Err(Error::new(
-                Status::Limit,
-                format!(
-                    "{}: {len} bytes exceed the cap of {MAX_FILE_LEN}",
-                    path.display()
-                ),
-            ));
-        }
+        Model::check_image_len(len).map_err(|mut e| {
+            e.message = format!("{}: {}", path.display(), e.message);
+            e
+        })?;
         let storage = if opts.copy || len == 0 {
-            let mut buf = vec![0u64; (len as usize).div_ceil(8)];
-            let dst = &mut zerocopy::IntoBytes::as_mut_bytes(buf.as_mut_slice())[..len as usize];
+            // Within the cap, so the casts below are lossless.
+            let len = len as usize;
+            let mut buf = vec![0u64; len.div_ceil(8)];
+            let dst = &mut zerocopy::IntoBytes::as_mut_bytes(buf.as_mut_slice())[..len];
             file.read_exact(dst)
                 .map_err(|e| io_error(path, "read", e))?;
-            Storage::Owned {
-                buf,
-                len: len as usize,
-            }
+            Storage::Owned { buf, len }
         } else {
             // SAFETY: the map is read-only; the documented deployment contract is that model files
             // are replaced by rename and never modified in place while loaded (README, header).
@@ -168,11 +169,11 @@ impl Model {
 
     /// The model bytes proper (`file_len` bytes, no trailer).
     pub fn model_bytes(&self) -> &[u8] {
-        &self.storage.bytes()[..self.layout.model_len]
+        &self.storage.bytes()[..self.layout.model_len()]
     }
 
     fn section(&self, k: usize) -> &[u8] {
-        let (off, len) = self.layout.sections[k];
+        let (off, len) = self.layout.section(k);
         &self.storage.bytes()[off..off + len]
     }
 
@@ -181,25 +182,25 @@ impl Model {
     }
 
     pub fn n_features(&self) -> usize {
-        self.layout.n_features as usize
+        self.layout.n_features() as usize
     }
     pub fn n_classes(&self) -> usize {
-        self.layout.n_classes as usize
+        self.layout.n_classes() as usize
     }
     pub fn n_nodes(&self) -> usize {
-        self.layout.n_nodes as usize
+        self.layout.n_nodes() as usize
     }
     pub fn n_leaves(&self) -> usize {
-        self.layout.n_leaves as usize
+        self.layout.n_leaves() as usize
     }
     pub fn max_depth(&self) -> usize {
-        self.layout.max_depth as usize
+        self.layout.max_depth() as usize
     }
     pub fn crc32(&self) -> u32 {
-        self.layout.crc32
+        self.layout.crc32()
     }
     pub fn is_signed(&self) -> bool {
-        self.layout.has_signature
+        self.layout.has_signature()
     }
     pub fn is_mmapped(&self) -> bool {
         matches!(self.storage, Storage::Mmap(_))

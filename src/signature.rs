@@ -1,14 +1,7 @@
 //! Model signing (HMAC-SHA256) and model identity (SHA-256).
 //!
-//! A signed file is the model followed by a 64-byte trailer:
-//!
-//! | offset | size | field |
-//! |---:|---:|---|
-//! | 0 | 8 | magic `b"TTSIG001"` |
-//! | 8 | 8 | key id: first 8 bytes of HMAC-SHA256(key, `"thetatree key id"`) |
-//! | 16 | 8 | `u64` signed length = the model's `file_len` |
-//! | 24 | 8 | zero |
-//! | 32 | 32 | HMAC-SHA256(key, model bytes ‖ trailer bytes 0..32) |
+//! A signed file is the model followed by the 64-byte trailer that [`crate::format`] lays out
+//! (magic, key id, signed length, zero, MAC). This module computes and checks the MACs.
 //!
 //! Verification runs before any parsing: it distinguishes an unsigned file, a file signed with
 //! another key (key id differs) and a file modified after signing (key id matches, MAC does not).
@@ -16,12 +9,13 @@
 //! the key.
 
 use crate::error::{Error, Result, Status};
-use crate::format::{field, HEADER_LEN, MAGIC};
+use crate::format::trailer_field::{KEY_ID, MAC, SIGNED_LEN};
+use crate::format::{field, is_trailer, HEADER_LEN, MAGIC};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-pub const TRAILER_MAGIC: [u8; 8] = *b"TTSIG001";
-pub const TRAILER_LEN: usize = 64;
+/// The trailer's layout lives with the format; re-exported for callers of this module.
+pub use crate::format::{TRAILER_LEN, TRAILER_MAGIC};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -41,15 +35,6 @@ pub fn key_id(key: &[u8]) -> [u8; 8] {
     id
 }
 
-/// Whether `tail` (the bytes after the model) is a well-formed signature trailer for a model of
-/// `model_len` bytes. Says nothing about whether the MAC is right.
-pub fn is_trailer(tail: &[u8], model_len: u64) -> bool {
-    tail.len() == TRAILER_LEN
-        && tail[..8] == TRAILER_MAGIC
-        && tail[16..24] == model_len.to_le_bytes()
-        && tail[24..32] == [0u8; 8]
-}
-
 /// The model length a header declares, if the bytes have a readable header.
 fn declared_len(bytes: &[u8]) -> Option<usize> {
     if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
@@ -67,16 +52,16 @@ pub fn sign(bytes: &[u8], key: &[u8]) -> Result<Vec<u8>> {
         return Err(Error::new(Status::NoKey, "signing needs a non-empty key"));
     }
     let layout = crate::validate::validate(bytes)?;
-    let model = &bytes[..layout.model_len];
+    let model = &bytes[..layout.model_len()];
     let mut out = model.to_vec();
     let mut trailer = [0u8; TRAILER_LEN];
-    trailer[..8].copy_from_slice(&TRAILER_MAGIC);
-    trailer[8..16].copy_from_slice(&key_id(key));
-    trailer[16..24].copy_from_slice(&(model.len() as u64).to_le_bytes());
+    trailer[..KEY_ID].copy_from_slice(&TRAILER_MAGIC);
+    trailer[KEY_ID..SIGNED_LEN].copy_from_slice(&key_id(key));
+    trailer[SIGNED_LEN..SIGNED_LEN + 8].copy_from_slice(&(model.len() as u64).to_le_bytes());
     let mut m = mac(key);
     m.update(model);
-    m.update(&trailer[..32]);
-    trailer[32..].copy_from_slice(&m.finalize().into_bytes());
+    m.update(&trailer[..MAC]);
+    trailer[MAC..].copy_from_slice(&m.finalize().into_bytes());
     out.extend_from_slice(&trailer);
     Ok(out)
 }
@@ -89,7 +74,7 @@ pub fn sign(bytes: &[u8], key: &[u8]) -> Result<Vec<u8>> {
 /// operator to re-sign it.
 fn trailer_start(bytes: &[u8]) -> Option<usize> {
     let at = bytes.len().checked_sub(TRAILER_LEN)?;
-    if bytes[at..at + 8] == TRAILER_MAGIC || declared_len(bytes) == Some(at) {
+    if bytes[at..at + KEY_ID] == TRAILER_MAGIC || declared_len(bytes) == Some(at) {
         Some(at)
     } else {
         None
@@ -118,8 +103,8 @@ pub fn verify(bytes: &[u8], key: &[u8]) -> Result<()> {
         )
     };
     let trailer = &bytes[model_len..];
-    if trailer[8..16] != key_id(key) {
-        if trailer[..8] != TRAILER_MAGIC {
+    if trailer[KEY_ID..SIGNED_LEN] != key_id(key) {
+        if trailer[..KEY_ID] != TRAILER_MAGIC {
             return Err(tampered(
                 model_len,
                 "the signature trailer's magic is damaged",
@@ -127,16 +112,16 @@ pub fn verify(bytes: &[u8], key: &[u8]) -> Result<()> {
         }
         return Err(Error::at(
             Status::KeyMismatch,
-            model_len as u64 + 8,
+            (model_len + KEY_ID) as u64,
             "the model is signed with a different key",
         ));
     }
     let mut m = mac(key);
     m.update(&bytes[..model_len]);
-    m.update(&trailer[..32]);
+    m.update(&trailer[..MAC]);
     // `verify_slice` compares in constant time.
-    m.verify_slice(&trailer[32..])
-        .map_err(|_| tampered(model_len + 32, "the HMAC does not match"))?;
+    m.verify_slice(&trailer[MAC..])
+        .map_err(|_| tampered(model_len + MAC, "the HMAC does not match"))?;
     // The MAC covers these fields, so they can only disagree if the signer wrote them wrong;
     // check anyway so that a signed file always has exactly the shape `sign` writes.
     if !is_trailer(trailer, model_len as u64) || declared_len(bytes) != Some(model_len) {

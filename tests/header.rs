@@ -45,9 +45,36 @@ fn version_macros_match_cargo() {
         TT_VERSION_PATCH.to_string(),
         env!("CARGO_PKG_VERSION_PATCH")
     );
+    // SAFETY: the library returns a static or model-owned NUL-terminated string; the model is live.
     let s = unsafe { std::ffi::CStr::from_ptr(tt_version_string()) };
     assert_eq!(
         s.to_str().unwrap(),
         format!("{TT_VERSION_MAJOR}.{TT_VERSION_MINOR}.{TT_VERSION_PATCH}")
     );
+}
+
+/// The status macros cbindgen writes (from `error::code`) and `Status::ALL` (from the
+/// `status_table!` list) are the same table: same names, same values, same order.
+#[test]
+fn header_status_macros_match_status_all() {
+    use thetatree::Status;
+    let header = generate();
+    let defines: Vec<(String, i32)> = header
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define "))
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(name, _)| *name == "TT_OK" || name.starts_with("TT_ERR_"))
+        .map(|(name, v)| (name.to_string(), v.trim().parse().expect("integer status")))
+        .collect();
+    let table: Vec<(String, i32)> = Status::ALL
+        .iter()
+        .map(|&s| (s.name().to_string(), s as i32))
+        .collect();
+    assert_eq!(defines, table);
+    for (k, s) in Status::ALL.iter().enumerate() {
+        assert_eq!(*s as i32, k as i32, "codes are dense, in order");
+        assert_eq!(Status::from_code(k as i32), Some(*s));
+        assert!(s.c_name().ends_with('\0') && !s.name().contains('\0'));
+    }
+    assert_eq!(Status::from_code(Status::ALL.len() as i32), None);
 }

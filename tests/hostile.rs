@@ -69,23 +69,18 @@
 //! `every_status_code_is_exercised` produces every code of `error.rs` in this file except
 //! TT_ERR_PANIC, which no public entry point can reach without a test hook (see that test).
 
+mod common;
+use common::*;
 use std::ffi::{c_char, CStr};
 use thetatree::error::code::*;
 use thetatree::ffi::*;
 use thetatree::format::*;
-use thetatree::validate::{leaf_label, leaf_probabilities};
+use thetatree::validate::leaf_probabilities;
 use thetatree::{Model, Status};
 
 // ---------------------------------------------------------------------------------------------
 // Building and forging models
 // ---------------------------------------------------------------------------------------------
-
-fn leaf(c: [f64; 2]) -> NodeSpec {
-    NodeSpec::Leaf {
-        label: leaf_label(c),
-        probabilities: leaf_probabilities(c),
-    }
-}
 
 fn base_spec() -> ModelSpec {
     ModelSpec {
@@ -124,24 +119,9 @@ fn base() -> Vec<u8> {
     encode(&base_spec())
 }
 
-fn get_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
-}
-fn get_u64(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
-}
-fn set_u32(b: &mut [u8], at: usize, v: u32) {
-    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-}
-fn set_u64(b: &mut [u8], at: usize, v: u64) {
-    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
-}
 fn add_u64(b: &mut [u8], at: usize, d: i64) {
     let v = get_u64(b, at).wrapping_add_signed(d);
     set_u64(b, at, v);
-}
-fn set_f64(b: &mut [u8], at: usize, v: f64) {
-    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
 }
 
 /// Offset of section table entry `k`.
@@ -187,32 +167,6 @@ fn forge_spec(spec: &ModelSpec, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Loading through every path and checking the result
 // ---------------------------------------------------------------------------------------------
-
-fn zero_err() -> tt_error {
-    tt_error {
-        code: -1,
-        row: 0,
-        column: 0,
-        byte_offset: 0,
-        message: [0; 256],
-    }
-}
-
-fn err_message(e: &tt_error) -> String {
-    // SAFETY: the library always NUL-terminates the message.
-    unsafe { CStr::from_ptr(e.message.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Load through `tt_load_bytes`; returns the status, the error and the model (if any).
-fn ffi_load(bytes: &[u8], flags: u32) -> (i32, tt_error, *mut tt_model) {
-    let mut out: *mut tt_model = std::ptr::null_mut();
-    let mut err = zero_err();
-    // An empty slice's pointer is dangling but non-null and aligned: fine for a 0-byte read.
-    let rc = tt_load_bytes(bytes.as_ptr(), bytes.len(), flags, &mut out, &mut err);
-    (rc, err, out)
-}
 
 /// Assert that `bytes` is rejected with `status` (and `offset`, if given) by the pure loader and
 /// by `tt_load_bytes` with and without `TT_LOAD_BORROW`, with a message, and no model published.
@@ -309,23 +263,29 @@ fn ffi_predict_all(m: *const tt_model) -> (Vec<i32>, Vec<f64>) {
     let n = rows.len();
     let mut labels = vec![-7i32; n];
     let mut proba = vec![-7f64; 2 * n];
-    let mut err = zero_err();
+    let mut err = new_err();
     assert_eq!(
-        tt_predict(m, x.as_ptr(), n, 3, labels.as_mut_ptr(), n, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict(m, x.as_ptr(), n, 3, labels.as_mut_ptr(), n, &mut err) },
         TT_OK
     );
     assert_eq!(
-        tt_predict_proba(m, x.as_ptr(), n, 3, proba.as_mut_ptr(), 2 * n, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict_proba(m, x.as_ptr(), n, 3, proba.as_mut_ptr(), 2 * n, &mut err) },
         TT_OK
     );
     let mut labels_f = vec![-7i32; n];
     let mut proba_f = vec![-7f64; 2 * n];
     assert_eq!(
-        tt_predict_f64(m, xf.as_ptr(), n, 3, labels_f.as_mut_ptr(), n, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict_f64(m, xf.as_ptr(), n, 3, labels_f.as_mut_ptr(), n, &mut err) },
         TT_OK
     );
     assert_eq!(
-        tt_predict_proba_f64(m, xf.as_ptr(), n, 3, proba_f.as_mut_ptr(), 2 * n, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba_f64(m, xf.as_ptr(), n, 3, proba_f.as_mut_ptr(), 2 * n, &mut err)
+        },
         TT_OK
     );
     assert_eq!(labels, labels_f);
@@ -360,13 +320,14 @@ fn base_model_is_valid_and_predicts_reference() {
         (m.n_nodes(), m.n_leaves(), m.max_depth(), m.n_features()),
         (5, 3, 2, 3)
     );
-    assert_eq!(m.layout().flags, FLAG_LEFT_ADJACENT);
+    assert_eq!(m.layout().flags(), FLAG_LEFT_ADJACENT);
     assert_eq!(section(&b, SEC_FEATURE_NAMES), (448, 30));
     let (rc, err, out) = ffi_load(&b, 0);
     assert_eq!(rc, TT_OK, "{}", err_message(&err));
     let (labels, proba) = ffi_predict_all(out);
     check_reference_predictions(&labels, &proba);
-    tt_free(out);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(out) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,7 +383,7 @@ fn wrong_major_version() {
 #[test]
 fn newer_minor_version_loads() {
     let b = forge(|b| b[10..12].copy_from_slice(&99u16.to_le_bytes()));
-    assert_eq!(expect_ok(&b).layout().format_minor, 99);
+    assert_eq!(expect_ok(&b).layout().format_minor(), 99);
 }
 
 #[test]
@@ -1195,7 +1156,7 @@ fn left_adjacent_flag_lie() {
     };
     let b = encode(&spec);
     let m = expect_ok(&b);
-    assert_eq!(m.layout().flags, 0);
+    assert_eq!(m.layout().flags(), 0);
     // value 0 -> left (node 2, label 0), value 1 -> right (node 1, label 1)
     let mut out = [9; 3];
     m.tree()
@@ -1450,9 +1411,10 @@ fn misaligned_buffers_predict_identically() {
         assert_eq!(ptr as usize % 8, off);
         for flags in [TT_LOAD_DEFAULT, TT_LOAD_BORROW] {
             let mut m: *mut tt_model = std::ptr::null_mut();
-            let mut err = zero_err();
+            let mut err = new_err();
             assert_eq!(
-                tt_load_bytes(ptr, b.len(), flags, &mut m, &mut err),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe { tt_load_bytes(ptr, b.len(), flags, &mut m, &mut err) },
                 TT_OK,
                 "{}",
                 err_message(&err)
@@ -1464,15 +1426,18 @@ fn misaligned_buffers_predict_identically() {
                 reference.1.iter().map(|p| p.to_bits()).collect::<Vec<_>>()
             );
             // Metadata through the model as well.
+            // SAFETY: the library returns a static or model-owned NUL-terminated string; the model is live.
             let v = unsafe { CStr::from_ptr(tt_model_version(m)) };
             assert_eq!(v.to_str().unwrap(), "v1");
             let mut idx = 99usize;
             assert_eq!(
-                tt_feature_index(m, c"c".as_ptr(), &mut idx, &mut err),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe { tt_feature_index(m, c"c".as_ptr(), &mut idx, &mut err) },
                 TT_OK
             );
             assert_eq!(idx, 2);
-            tt_free(m);
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_free(m) };
         }
         // The pure loader (copies) and a borrowed model.
         let slice = &bytes[off..off + b.len()];
@@ -1488,25 +1453,19 @@ fn misaligned_buffers_predict_identically() {
         assert_eq!(mb.feature_index(b"a"), Some(1));
     }
     // A misaligned *input* matrix of i8 is fine (alignment 1); a misaligned f64 one is refused.
-    tt_free(aligned);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(aligned) };
 }
 
 // ---------------------------------------------------------------------------------------------
 // 7. Every status code
 // ---------------------------------------------------------------------------------------------
 
-/// Load `b` through the C ABI (must succeed).
-fn ffi_model(b: &[u8]) -> *mut tt_model {
-    let (rc, err, m) = ffi_load(b, 0);
-    assert_eq!(rc, TT_OK, "{}", err_message(&err));
-    m
-}
-
 /// Produce `status` through the public API, returning the code actually obtained.
 fn produce(status: Status) -> Option<i32> {
     let b = base();
     let key = b"secret";
-    let mut err = zero_err();
+    let mut err = new_err();
     let mut out: *mut tt_model = std::ptr::null_mut();
     let load = |bytes: &[u8]| {
         Model::from_bytes(bytes)
@@ -1515,46 +1474,62 @@ fn produce(status: Status) -> Option<i32> {
     };
     let code = match status {
         Status::Ok => load(&b),
-        Status::NullArg => tt_load_bytes(std::ptr::null(), 10, 0, &mut out, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        Status::NullArg => unsafe { tt_load_bytes(std::ptr::null(), 10, 0, &mut out, &mut err) },
         Status::Length
         | Status::Shape
         | Status::InputValue
         | Status::NotFound
         | Status::Alignment => {
-            let m = ffi_model(&b);
+            let m = ffi_model(&b, 0);
             let x = [0i8, 1, 0, 1, 2, 0];
             let mut labels = [0i32; 2];
             let rc = match status {
-                Status::Length => tt_predict(m, x.as_ptr(), 2, 3, labels.as_mut_ptr(), 1, &mut err),
-                Status::Shape => tt_predict(m, x.as_ptr(), 3, 2, labels.as_mut_ptr(), 3, &mut err),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                Status::Length => unsafe {
+                    tt_predict(m, x.as_ptr(), 2, 3, labels.as_mut_ptr(), 1, &mut err)
+                },
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                Status::Shape => unsafe {
+                    tt_predict(m, x.as_ptr(), 3, 2, labels.as_mut_ptr(), 3, &mut err)
+                },
                 Status::InputValue => {
-                    let rc = tt_predict(m, x.as_ptr(), 2, 3, labels.as_mut_ptr(), 2, &mut err);
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    let rc = unsafe {
+                        tt_predict(m, x.as_ptr(), 2, 3, labels.as_mut_ptr(), 2, &mut err)
+                    };
                     assert_eq!((err.row, err.column), (1, 1));
                     rc
                 }
                 Status::NotFound => {
                     let mut name: *const c_char = std::ptr::null();
-                    tt_feature_name(m, 3, &mut name, &mut err)
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe { tt_feature_name(m, 3, &mut name, &mut err) }
                 }
                 _ => {
                     let mut p = [0f64; 5];
-                    let mis = unsafe { (p.as_mut_ptr() as *mut u8).add(1) } as *mut f64;
-                    tt_predict_proba(m, x.as_ptr(), 2, 3, mis, 4, &mut err)
+                    let mis = p.as_mut_ptr().wrapping_byte_add(1);
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe { tt_predict_proba(m, x.as_ptr(), 2, 3, mis, 4, &mut err) }
                 }
             };
-            tt_free(m);
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_free(m) };
             rc
         }
         Status::Io => {
             if cfg!(miri) {
                 return None; // no file system under Miri's isolation
             }
-            tt_load(
-                c"/nonexistent/thetatree/model.ttm".as_ptr(),
-                0,
-                &mut out,
-                &mut err,
-            )
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe {
+                tt_load(
+                    c"/nonexistent/thetatree/model.ttm".as_ptr(),
+                    0,
+                    &mut out,
+                    &mut err,
+                )
+            }
         }
         Status::BadMagic => load(b"XX"),
         Status::Version => load(&forge(|b| b[8] = 9)),
@@ -1571,46 +1546,58 @@ fn produce(status: Status) -> Option<i32> {
         Status::Limit => load(&forge(|b| set_u32(b, 44, u32::MAX))),
         Status::Graph => load(&forge(|b| set_u32(b, node_word(&base(), 2, 2), 2))),
         Status::Corrupt => load(&forge(|b| set_f64(b, prob(&base(), 0, 0), f64::NAN))),
-        Status::Flags => tt_load_bytes(
-            b.as_ptr(),
-            b.len(),
-            TT_LOAD_BORROW | TT_LOAD_COPY,
-            &mut out,
-            &mut err,
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        Status::Flags => unsafe {
+            tt_load_bytes(
+                b.as_ptr(),
+                b.len(),
+                TT_LOAD_BORROW | TT_LOAD_COPY,
+                &mut out,
+                &mut err,
+            )
+        },
         Status::Panic => return None, // see every_status_code_is_exercised
-        Status::Unsigned => tt_load_bytes_verified(
-            b.as_ptr(),
-            b.len(),
-            key.as_ptr(),
-            key.len(),
-            0,
-            &mut out,
-            &mut err,
-        ),
-        Status::KeyMismatch | Status::BadSignature => {
-            let mut s = thetatree::signature::sign(&b, b"other key").unwrap();
-            if status == Status::BadSignature {
-                s = thetatree::signature::sign(&b, key).unwrap();
-                s[200] ^= 4;
-            }
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        Status::Unsigned => unsafe {
             tt_load_bytes_verified(
-                s.as_ptr(),
-                s.len(),
+                b.as_ptr(),
+                b.len(),
                 key.as_ptr(),
                 key.len(),
                 0,
                 &mut out,
                 &mut err,
             )
+        },
+        Status::KeyMismatch | Status::BadSignature => {
+            let mut s = thetatree::signature::sign(&b, b"other key").unwrap();
+            if status == Status::BadSignature {
+                s = thetatree::signature::sign(&b, key).unwrap();
+                s[200] ^= 4;
+            }
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe {
+                tt_load_bytes_verified(
+                    s.as_ptr(),
+                    s.len(),
+                    key.as_ptr(),
+                    key.len(),
+                    0,
+                    &mut out,
+                    &mut err,
+                )
+            }
         }
-        Status::NoKey => tt_load_bytes(
-            b.as_ptr(),
-            b.len(),
-            TT_LOAD_REQUIRE_SIGNATURE,
-            &mut out,
-            &mut err,
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        Status::NoKey => unsafe {
+            tt_load_bytes(
+                b.as_ptr(),
+                b.len(),
+                TT_LOAD_REQUIRE_SIGNATURE,
+                &mut out,
+                &mut err,
+            )
+        },
     };
     if status != Status::Ok {
         assert!(out.is_null());
@@ -1651,9 +1638,11 @@ fn every_status_code_is_exercised() {
     assert_eq!(produced.len() + unreachable.len(), Status::ALL.len());
     // And tt_status_str names each of them.
     for s in Status::ALL {
+        // SAFETY: the library returns a static or model-owned NUL-terminated string; the model is live.
         let name = unsafe { CStr::from_ptr(tt_status_str(s as i32)) };
         assert_eq!(name.to_str().unwrap(), s.name());
     }
+    // SAFETY: the library returns a static or model-owned NUL-terminated string; the model is live.
     let unknown = unsafe { CStr::from_ptr(tt_status_str(9999)) };
     assert_eq!(unknown.to_str().unwrap(), "TT_ERR_UNKNOWN");
 }
@@ -1662,16 +1651,18 @@ fn every_status_code_is_exercised() {
 #[test]
 fn ffi_argument_errors() {
     let b = base();
-    let m = ffi_model(&b);
-    let mut err = zero_err();
+    let m = ffi_model(&b, 0);
+    let mut err = new_err();
     let mut out: *mut tt_model = std::ptr::null_mut();
     // NULL out / data / model / x / output.
     assert_eq!(
-        tt_load_bytes(b.as_ptr(), b.len(), 0, std::ptr::null_mut(), &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load_bytes(b.as_ptr(), b.len(), 0, std::ptr::null_mut(), &mut err) },
         TT_ERR_NULL_ARG
     );
     assert_eq!(
-        tt_load_bytes(std::ptr::null(), 0, 0, &mut out, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load_bytes(std::ptr::null(), 0, 0, &mut out, &mut err) },
         TT_ERR_NULL_ARG
     );
     let x = [0i8; 6];
@@ -1679,104 +1670,127 @@ fn ffi_argument_errors() {
     let mut l = [0i32; 2];
     let mut p = [0f64; 4];
     assert_eq!(
-        tt_predict(
-            std::ptr::null(),
-            x.as_ptr(),
-            2,
-            3,
-            l.as_mut_ptr(),
-            2,
-            &mut err
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict(
+                std::ptr::null(),
+                x.as_ptr(),
+                2,
+                3,
+                l.as_mut_ptr(),
+                2,
+                &mut err,
+            )
+        },
         TT_ERR_NULL_ARG
     );
     assert_eq!(
-        tt_predict(m, std::ptr::null(), 2, 3, l.as_mut_ptr(), 2, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict(m, std::ptr::null(), 2, 3, l.as_mut_ptr(), 2, &mut err) },
         TT_ERR_NULL_ARG
     );
     assert_eq!(
-        tt_predict(m, x.as_ptr(), 2, 3, std::ptr::null_mut(), 2, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict(m, x.as_ptr(), 2, 3, std::ptr::null_mut(), 2, &mut err) },
         TT_ERR_NULL_ARG
     );
     assert_eq!(
-        tt_predict_proba(
-            m,
-            x.as_ptr(),
-            2,
-            3,
-            std::ptr::null_mut(),
-            4,
-            std::ptr::null_mut()
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba(
+                m,
+                x.as_ptr(),
+                2,
+                3,
+                std::ptr::null_mut(),
+                4,
+                std::ptr::null_mut(),
+            )
+        },
         TT_ERR_NULL_ARG
     );
     // Shapes: n_rows * n_cols overflows; wrong n_cols; output too small.
     assert_eq!(
-        tt_predict(
-            m,
-            x.as_ptr(),
-            usize::MAX,
-            3,
-            l.as_mut_ptr(),
-            usize::MAX,
-            &mut err
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict(
+                m,
+                x.as_ptr(),
+                usize::MAX,
+                3,
+                l.as_mut_ptr(),
+                usize::MAX,
+                &mut err,
+            )
+        },
         TT_ERR_SHAPE
     );
     assert_eq!(
-        tt_predict_f64(
-            m,
-            xf.as_ptr(),
-            usize::MAX / 3,
-            3,
-            l.as_mut_ptr(),
-            usize::MAX,
-            &mut err
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_f64(
+                m,
+                xf.as_ptr(),
+                usize::MAX / 3,
+                3,
+                l.as_mut_ptr(),
+                usize::MAX,
+                &mut err,
+            )
+        },
         TT_ERR_SHAPE
     );
     assert_eq!(
-        tt_predict_proba(
-            m,
-            x.as_ptr(),
-            usize::MAX / 2,
-            3,
-            p.as_mut_ptr(),
-            usize::MAX,
-            &mut err
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba(
+                m,
+                x.as_ptr(),
+                usize::MAX / 2,
+                3,
+                p.as_mut_ptr(),
+                usize::MAX,
+                &mut err,
+            )
+        },
         TT_ERR_SHAPE
     );
     assert_eq!(
-        tt_predict(m, x.as_ptr(), 2, 4, l.as_mut_ptr(), 2, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict(m, x.as_ptr(), 2, 4, l.as_mut_ptr(), 2, &mut err) },
         TT_ERR_SHAPE
     );
     assert_eq!(
-        tt_predict_proba(m, x.as_ptr(), 2, 3, p.as_mut_ptr(), 3, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict_proba(m, x.as_ptr(), 2, 3, p.as_mut_ptr(), 3, &mut err) },
         TT_ERR_LENGTH
     );
     // Zero rows is fine and writes nothing.
     assert_eq!(
-        tt_predict(m, x.as_ptr(), 0, 3, l.as_mut_ptr(), 0, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict(m, x.as_ptr(), 0, 3, l.as_mut_ptr(), 0, &mut err) },
         TT_OK
     );
     // Misaligned f64 input.
-    let mis = unsafe { (xf.as_ptr() as *const u8).add(4) } as *const f64;
+    let mis = xf.as_ptr().wrapping_byte_add(4);
     assert_eq!(
-        tt_predict_f64(m, mis, 1, 3, l.as_mut_ptr(), 1, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict_f64(m, mis, 1, 3, l.as_mut_ptr(), 1, &mut err) },
         TT_ERR_ALIGNMENT
     );
     // Misaligned i32 output.
-    let mis = unsafe { (l.as_mut_ptr() as *mut u8).add(2) } as *mut i32;
+    let mis = l.as_mut_ptr().wrapping_byte_add(2);
     assert_eq!(
-        tt_predict(m, x.as_ptr(), 1, 3, mis, 1, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict(m, x.as_ptr(), 1, 3, mis, 1, &mut err) },
         TT_ERR_ALIGNMENT
     );
     // Invalid cell values: position reported.
     for (v, col) in [(2i8, 0usize), (-2, 1), (127, 2)] {
         let mut x = [0i8, 1, 0, 1, 1, 1];
         x[3 + col] = v;
-        let rc = tt_predict(m, x.as_ptr(), 2, 3, l.as_mut_ptr(), 2, &mut err);
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        let rc = unsafe { tt_predict(m, x.as_ptr(), 2, 3, l.as_mut_ptr(), 2, &mut err) };
         // Column 2 ("c") is never read by the tree, so it cannot be invalid.
         if col == 2 {
             assert_eq!(rc, TT_OK);
@@ -1788,61 +1802,82 @@ fn ffi_argument_errors() {
     for v in [0.5, 2.0, f64::INFINITY, -1.0] {
         let xf = [1.0, v, 0.0];
         assert_eq!(
-            tt_predict_f64(m, xf.as_ptr(), 1, 3, l.as_mut_ptr(), 1, &mut err),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_predict_f64(m, xf.as_ptr(), 1, 3, l.as_mut_ptr(), 1, &mut err) },
             TT_ERR_INPUT_VALUE
         );
     }
     // Flags.
     for f in [8u32, 1 << 31, TT_LOAD_BORROW | TT_LOAD_COPY] {
         assert_eq!(
-            tt_load_bytes(b.as_ptr(), b.len(), f, &mut out, &mut err),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_load_bytes(b.as_ptr(), b.len(), f, &mut out, &mut err) },
             TT_ERR_FLAGS
         );
     }
     // Metadata lookups.
     let mut s: *const c_char = std::ptr::null();
-    assert_eq!(tt_class_label(m, 2, &mut s, &mut err), TT_ERR_NOT_FOUND);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    assert_eq!(
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_class_label(m, 2, &mut s, &mut err) },
+        TT_ERR_NOT_FOUND
+    );
     let mut i = 0usize;
     assert_eq!(
-        tt_feature_index(m, c"z".as_ptr(), &mut i, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_feature_index(m, c"z".as_ptr(), &mut i, &mut err) },
         TT_ERR_NOT_FOUND
     );
     assert_eq!(
-        tt_feature_index(m, c"".as_ptr(), &mut i, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_feature_index(m, c"".as_ptr(), &mut i, &mut err) },
         TT_ERR_NOT_FOUND
     );
     let mut d = [0u8; 32];
     assert_eq!(
-        tt_model_digest(m, d.as_mut_ptr(), 31, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_model_digest(m, d.as_mut_ptr(), 31, &mut err) },
         TT_ERR_LENGTH
     );
     assert!(out.is_null());
-    tt_free(m);
-    tt_free(std::ptr::null_mut());
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(m) };
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(std::ptr::null_mut()) };
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "file system")]
 fn load_path_errors() {
-    let mut err = zero_err();
+    let mut err = new_err();
     let mut out: *mut tt_model = std::ptr::null_mut();
     assert_eq!(
-        tt_load(std::ptr::null(), 0, &mut out, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load(std::ptr::null(), 0, &mut out, &mut err) },
         TT_ERR_NULL_ARG
     );
     assert_eq!(
-        tt_load(c"/nonexistent".as_ptr(), 0, &mut out, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load(c"/nonexistent".as_ptr(), 0, &mut out, &mut err) },
         TT_ERR_IO
     );
     // A directory is not a model file.
-    assert_eq!(tt_load(c"/tmp".as_ptr(), 0, &mut out, &mut err), TT_ERR_IO);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
     assert_eq!(
-        tt_load(c"/tmp".as_ptr(), TT_LOAD_COPY, &mut out, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load(c"/tmp".as_ptr(), 0, &mut out, &mut err) },
+        TT_ERR_IO
+    );
+    assert_eq!(
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load(c"/tmp".as_ptr(), TT_LOAD_COPY, &mut out, &mut err) },
         TT_ERR_IO
     );
     // BORROW applies to tt_load_bytes only.
     assert_eq!(
-        tt_load(c"/nonexistent".as_ptr(), TT_LOAD_BORROW, &mut out, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load(c"/nonexistent".as_ptr(), TT_LOAD_BORROW, &mut out, &mut err) },
         TT_ERR_FLAGS
     );
     // An empty file is truncated, a file of garbage bad magic, mapped or copied.
@@ -1861,7 +1896,12 @@ fn load_path_errors() {
             (&cut, TT_ERR_TRUNCATED),
         ] {
             let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-            assert_eq!(tt_load(c.as_ptr(), flags, &mut out, &mut err), code);
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            assert_eq!(
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe { tt_load(c.as_ptr(), flags, &mut out, &mut err) },
+                code
+            );
             // The message names the file.
             assert!(err_message(&err).contains(p.file_name().unwrap().to_str().unwrap()));
         }

@@ -16,19 +16,13 @@
 //! A real model at MAX_NODES is not built: a binary tree has an odd node count, and 2^24 − 1
 //! nodes make an ~800 MB file; the forged header shows the cap check is the boundary instead.
 
+mod common;
+use common::*;
 use thetatree::compile::{compile, CompileOptions};
 use thetatree::error::code::*;
 use thetatree::ffi::*;
 use thetatree::format::*;
-use thetatree::validate::{leaf_label, leaf_probabilities};
 use thetatree::{Model, Status};
-
-fn leaf(c: [f64; 2]) -> NodeSpec {
-    NodeSpec::Leaf {
-        label: leaf_label(c),
-        probabilities: leaf_probabilities(c),
-    }
-}
 
 /// One split on feature `f` with two leaves.
 fn stump(f: u32, feature_names: Vec<String>) -> ModelSpec {
@@ -97,15 +91,6 @@ fn chain_json(depth: usize) -> String {
 
 const LEAF_JSON: &str = r#"{"type":"leaf","n_samples":1,"class_counts":[1,0]}"#;
 
-fn get_u64(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
-}
-fn set_u32(b: &mut [u8], at: usize, v: u32) {
-    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-}
-fn set_u64(b: &mut [u8], at: usize, v: u64) {
-    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
-}
 fn section_offset(b: &[u8], k: usize) -> u64 {
     get_u64(b, 64 + 16 * k)
 }
@@ -115,13 +100,16 @@ fn expect_limit(bytes: &[u8], offset: u64) {
     let e = Model::from_bytes(bytes).err().expect("accepted past a cap");
     assert_eq!((e.status, e.byte_offset), (Status::Limit, offset), "{e}");
     let mut out: *mut tt_model = std::ptr::null_mut();
-    let rc = tt_load_bytes(
-        bytes.as_ptr(),
-        bytes.len(),
-        0,
-        &mut out,
-        std::ptr::null_mut(),
-    );
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    let rc = unsafe {
+        tt_load_bytes(
+            bytes.as_ptr(),
+            bytes.len(),
+            0,
+            &mut out,
+            std::ptr::null_mut(),
+        )
+    };
     assert_eq!(rc, TT_ERR_LIMIT);
     assert!(out.is_null());
 }
@@ -169,40 +157,49 @@ fn depth_at_cap_loads_and_predicts() {
     // And through the C ABI.
     let mut out: *mut tt_model = std::ptr::null_mut();
     assert_eq!(
-        tt_load_bytes(b.as_ptr(), b.len(), 0, &mut out, std::ptr::null_mut()),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load_bytes(b.as_ptr(), b.len(), 0, &mut out, std::ptr::null_mut()) },
         TT_OK
     );
-    assert_eq!(tt_max_depth(out), depth);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    assert_eq!(unsafe { tt_max_depth(out) }, depth);
     let x = [1i8, 0, -1];
     let mut labels = [9i32; 3];
     let mut p = [9f64; 6];
     assert_eq!(
-        tt_predict(
-            out,
-            x.as_ptr(),
-            3,
-            1,
-            labels.as_mut_ptr(),
-            3,
-            std::ptr::null_mut()
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict(
+                out,
+                x.as_ptr(),
+                3,
+                1,
+                labels.as_mut_ptr(),
+                3,
+                std::ptr::null_mut(),
+            )
+        },
         TT_OK
     );
     assert_eq!(labels, [1, 0, 0]);
     assert_eq!(
-        tt_predict_proba(
-            out,
-            x.as_ptr(),
-            3,
-            1,
-            p.as_mut_ptr(),
-            6,
-            std::ptr::null_mut()
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba(
+                out,
+                x.as_ptr(),
+                3,
+                1,
+                p.as_mut_ptr(),
+                6,
+                std::ptr::null_mut(),
+            )
+        },
         TT_OK
     );
     assert_eq!(p, [0.0, 1.0, 1.0, 0.0, 1.0, 0.0]);
-    tt_free(out);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(out) };
 }
 
 #[test]
@@ -582,13 +579,16 @@ fn buffer_larger_than_cap_is_refused_before_copying() {
     assert_eq!(e.status, Status::Limit, "{e}");
     let mut out: *mut tt_model = std::ptr::null_mut();
     for flags in [0, TT_LOAD_BORROW] {
-        let rc = tt_load_bytes(
-            big.as_ptr(),
-            big.len(),
-            flags,
-            &mut out,
-            std::ptr::null_mut(),
-        );
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        let rc = unsafe {
+            tt_load_bytes(
+                big.as_ptr(),
+                big.len(),
+                flags,
+                &mut out,
+                std::ptr::null_mut(),
+            )
+        };
         // BORROW does not copy: it validates in place and stops at the magic.
         let want = if flags == 0 {
             TT_ERR_LIMIT
@@ -624,7 +624,8 @@ fn file_larger_than_cap_is_refused_before_reading() {
         let mut out: *mut tt_model = std::ptr::null_mut();
         let flags = if copy { TT_LOAD_COPY } else { 0 };
         assert_eq!(
-            tt_load(c.as_ptr(), flags, &mut out, std::ptr::null_mut()),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_load(c.as_ptr(), flags, &mut out, std::ptr::null_mut()) },
             TT_ERR_LIMIT
         );
     }

@@ -8,7 +8,6 @@ mod gen;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use thetatree::ffi::*;
-use thetatree::ffi_wide::*;
 use thetatree::traverse::Kernel;
 
 struct Counting;
@@ -18,20 +17,25 @@ thread_local! {
     static ALLOCS: Cell<u64> = const { Cell::new(0) };
 }
 
+// SAFETY: every method forwards to `System` with the caller's arguments; counting touches no allocated memory.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: the caller's contract for this GlobalAlloc method, passed on to System.
         unsafe { System.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: the caller's contract for this GlobalAlloc method, passed on to System.
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: the caller's contract for this GlobalAlloc method, passed on to System.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract for this GlobalAlloc method, passed on to System.
         unsafe { System.dealloc(ptr, layout) }
     }
 }
@@ -50,7 +54,8 @@ fn predict_calls_do_not_allocate() {
         let nf = g.n_features;
         let mut m = std::ptr::null_mut();
         assert_eq!(
-            tt_load_bytes(g.bytes.as_ptr(), g.bytes.len(), 0, &mut m, e),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_load_bytes(g.bytes.as_ptr(), g.bytes.len(), 0, &mut m, e) },
             TT_OK
         );
         let model = thetatree::Model::from_bytes(&g.bytes).unwrap();
@@ -70,46 +75,63 @@ fn predict_calls_do_not_allocate() {
                 let (pp, lp) = (p.as_mut_ptr(), l.as_mut_ptr());
                 let (np, nl) = (p.len(), l.len());
                 let rcs = [
-                    tt_predict(m, x.as_ptr(), n_rows, nf, lp, nl, e),
-                    tt_predict_proba(m, xm.as_ptr(), n_rows, nf, pp, np, e),
-                    tt_predict_f64(m, xf.as_ptr(), n_rows, nf, lp, nl, e),
-                    tt_predict_proba_f64(m, xf.as_ptr(), n_rows, nf, pp, np, e),
-                    tt_predict_bits(m, bits.as_ptr(), std::ptr::null(), n_rows, nf, lp, nl, e),
-                    tt_predict_proba_bits(
-                        m,
-                        bits_m.as_ptr(),
-                        mask_m.as_ptr(),
-                        n_rows,
-                        nf,
-                        pp,
-                        np,
-                        e,
-                    ),
-                    tt_predict_csr(
-                        m,
-                        off.as_ptr(),
-                        idx.as_ptr(),
-                        idx.len(),
-                        n_rows,
-                        nf,
-                        lp,
-                        nl,
-                        e,
-                    ),
-                    tt_predict_proba_csr(
-                        m,
-                        off.as_ptr(),
-                        idx.as_ptr(),
-                        idx.len(),
-                        n_rows,
-                        nf,
-                        pp,
-                        np,
-                        e,
-                    ),
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe { tt_predict(m, x.as_ptr(), n_rows, nf, lp, nl, e) },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe { tt_predict_proba(m, xm.as_ptr(), n_rows, nf, pp, np, e) },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe { tt_predict_f64(m, xf.as_ptr(), n_rows, nf, lp, nl, e) },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe { tt_predict_proba_f64(m, xf.as_ptr(), n_rows, nf, pp, np, e) },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_bits(m, bits.as_ptr(), std::ptr::null(), n_rows, nf, lp, nl, e)
+                    },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_proba_bits(
+                            m,
+                            bits_m.as_ptr(),
+                            mask_m.as_ptr(),
+                            n_rows,
+                            nf,
+                            pp,
+                            np,
+                            e,
+                        )
+                    },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_csr(
+                            m,
+                            off.as_ptr(),
+                            idx.as_ptr(),
+                            idx.len(),
+                            n_rows,
+                            nf,
+                            lp,
+                            nl,
+                            e,
+                        )
+                    },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_proba_csr(
+                            m,
+                            off.as_ptr(),
+                            idx.as_ptr(),
+                            idx.len(),
+                            n_rows,
+                            nf,
+                            pp,
+                            np,
+                            e,
+                        )
+                    },
                 ];
                 assert!(rcs.iter().all(|&rc| rc == TT_OK), "{rcs:?}");
-                assert!(!tt_model_kernel(m).is_null());
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                assert!(!unsafe { tt_model_kernel(m) }.is_null());
                 for k in [Kernel::Branchy, Kernel::BranchFree] {
                     let t = model.tree().with_kernel(k);
                     t.predict(&x, n_rows, &mut l).unwrap();
@@ -137,7 +159,8 @@ fn predict_calls_do_not_allocate() {
                 after - before
             );
         }
-        tt_free(m);
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_free(m) };
     }
     // The counter itself works.
     let before = allocs();

@@ -42,19 +42,24 @@ fn every_reference_model_matches_golden_outputs() {
     assert!(rows > 100_000, "checked {rows} rows");
 }
 
-fn ffi_model(bytes: &[u8], flags: u32) -> *mut tt_model {
-    let mut m = ptr::null_mut();
-    assert_eq!(
-        tt_load_bytes(bytes.as_ptr(), bytes.len(), flags, &mut m, ptr::null_mut()),
-        TT_OK
-    );
-    m
-}
-
-type LabelsFn<T> =
-    extern "C" fn(*const tt_model, *const T, usize, usize, *mut i32, usize, *mut tt_error) -> i32;
-type ProbaFn<T> =
-    extern "C" fn(*const tt_model, *const T, usize, usize, *mut f64, usize, *mut tt_error) -> i32;
+type LabelsFn<T> = unsafe extern "C" fn(
+    *const tt_model,
+    *const T,
+    usize,
+    usize,
+    *mut i32,
+    usize,
+    *mut tt_error,
+) -> i32;
+type ProbaFn<T> = unsafe extern "C" fn(
+    *const tt_model,
+    *const T,
+    usize,
+    usize,
+    *mut f64,
+    usize,
+    *mut tt_error,
+) -> i32;
 
 /// Labels and probabilities for `n` rows through a pair of C entry points.
 fn through_c<T>(
@@ -64,30 +69,37 @@ fn through_c<T>(
     labels_fn: LabelsFn<T>,
     proba_fn: ProbaFn<T>,
 ) -> (Vec<i32>, Vec<f64>) {
-    let nf = tt_n_features(model);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    let nf = unsafe { tt_n_features(model) };
     let (mut labels, mut proba) = (vec![0i32; n], vec![0f64; 2 * n]);
     assert_eq!(
-        labels_fn(
-            model,
-            x.as_ptr(),
-            n,
-            nf,
-            labels.as_mut_ptr(),
-            n,
-            ptr::null_mut()
-        ),
+        // SAFETY: `x` holds n * nf cells, the outputs n labels and 2n probabilities; live model.
+        unsafe {
+            labels_fn(
+                model,
+                x.as_ptr(),
+                n,
+                nf,
+                labels.as_mut_ptr(),
+                n,
+                ptr::null_mut(),
+            )
+        },
         TT_OK
     );
     assert_eq!(
-        proba_fn(
-            model,
-            x.as_ptr(),
-            n,
-            nf,
-            proba.as_mut_ptr(),
-            2 * n,
-            ptr::null_mut()
-        ),
+        // SAFETY: as above.
+        unsafe {
+            proba_fn(
+                model,
+                x.as_ptr(),
+                n,
+                nf,
+                proba.as_mut_ptr(),
+                2 * n,
+                ptr::null_mut(),
+            )
+        },
         TT_OK
     );
     (labels, proba)
@@ -115,7 +127,8 @@ fn c_entry_points_match_golden_outputs() {
                 );
                 assert_matches(&format!("{} C f64", m.name), &gold, &labels, &proba);
             }
-            tt_free(model);
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_free(model) };
         }
     }
 }
@@ -230,7 +243,7 @@ fn other_reference_json_shapes_give_identical_predictions() {
             Model::from_bytes(&base).unwrap(),
         );
         let section = |mdl: &Model, k: usize| {
-            let (o, l) = mdl.layout().sections[k];
+            let (o, l) = mdl.layout().section(k);
             mdl.model_bytes()[o..o + l].to_vec()
         };
         for k in 0..5 {

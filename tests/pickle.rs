@@ -21,7 +21,7 @@ fn model_dir(name: &str) -> PathBuf {
 }
 
 fn section(m: &Model, k: usize) -> Vec<u8> {
-    let (o, l) = m.layout().sections[k];
+    let (o, l) = m.layout().section(k);
     m.model_bytes()[o..o + l].to_vec()
 }
 

@@ -73,17 +73,20 @@ fn ffi_predict(m: *const tt_model) -> ([i32; 3], f64) {
     let mut p = [0.0; 2];
     let e = std::ptr::null_mut();
     assert_eq!(
-        tt_predict(m, [0i8, 1, -1].as_ptr(), 3, 1, l.as_mut_ptr(), 3, e),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict(m, [0i8, 1, -1].as_ptr(), 3, 1, l.as_mut_ptr(), 3, e) },
         TT_OK
     );
     assert_eq!(
-        tt_predict_proba(m, [1i8].as_ptr(), 1, 1, p.as_mut_ptr(), 2, e),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict_proba(m, [1i8].as_ptr(), 1, 1, p.as_mut_ptr(), 2, e) },
         TT_OK
     );
     (l, p[1])
 }
 
 fn ffi_version(m: *const tt_model) -> String {
+    // SAFETY: the library returns a static or model-owned NUL-terminated string; the model is live.
     unsafe { CStr::from_ptr(tt_model_version(m)) }
         .to_str()
         .unwrap()
@@ -188,12 +191,14 @@ fn rename_replacement_through_the_c_abi() {
         replace_atomically(&path, &model_bytes(1));
         let mut old: *mut tt_model = std::ptr::null_mut();
         assert_eq!(
-            tt_load(cpath(&path).as_ptr(), flags, &mut old, std::ptr::null_mut()),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_load(cpath(&path).as_ptr(), flags, &mut old, std::ptr::null_mut()) },
             TT_OK
         );
         let mut digest_old = [0u8; 32];
         assert_eq!(
-            tt_model_digest(old, digest_old.as_mut_ptr(), 32, std::ptr::null_mut()),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_model_digest(old, digest_old.as_mut_ptr(), 32, std::ptr::null_mut()) },
             TT_OK
         );
 
@@ -201,7 +206,8 @@ fn rename_replacement_through_the_c_abi() {
 
         let mut new: *mut tt_model = std::ptr::null_mut();
         assert_eq!(
-            tt_load(cpath(&path).as_ptr(), flags, &mut new, std::ptr::null_mut()),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_load(cpath(&path).as_ptr(), flags, &mut new, std::ptr::null_mut()) },
             TT_OK
         );
         assert_eq!(ffi_version(old), "v1");
@@ -211,19 +217,23 @@ fn rename_replacement_through_the_c_abi() {
         let mut d1 = [0u8; 32];
         let mut d2 = [0u8; 32];
         assert_eq!(
-            tt_model_digest(old, d1.as_mut_ptr(), 32, std::ptr::null_mut()),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_model_digest(old, d1.as_mut_ptr(), 32, std::ptr::null_mut()) },
             TT_OK
         );
         assert_eq!(
-            tt_model_digest(new, d2.as_mut_ptr(), 32, std::ptr::null_mut()),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_model_digest(new, d2.as_mut_ptr(), 32, std::ptr::null_mut()) },
             TT_OK
         );
         assert_eq!(d1, digest_old);
         assert_ne!(d1, d2);
-        tt_free(old);
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_free(old) };
         // The new one is unaffected by freeing the old one.
         assert_eq!(ffi_predict(new), expected(2));
-        tt_free(new);
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_free(new) };
     }
 }
 
@@ -350,12 +360,15 @@ fn copy_mode_is_immune_to_in_place_rewrites() {
     assert!(!m.is_mmapped());
     let mut c: *mut tt_model = std::ptr::null_mut();
     assert_eq!(
-        tt_load(
-            cpath(&path).as_ptr(),
-            TT_LOAD_COPY,
-            &mut c,
-            std::ptr::null_mut()
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_load(
+                cpath(&path).as_ptr(),
+                TT_LOAD_COPY,
+                &mut c,
+                std::ptr::null_mut(),
+            )
+        },
         TT_OK
     );
     let digest = *m.digest();
@@ -400,17 +413,21 @@ fn copy_mode_is_immune_to_in_place_rewrites() {
     // Loading now fails cleanly, and the loaded models are untouched by that too.
     let mut x: *mut tt_model = std::ptr::null_mut();
     assert_eq!(
-        tt_load(
-            cpath(&path).as_ptr(),
-            TT_LOAD_COPY,
-            &mut x,
-            std::ptr::null_mut()
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_load(
+                cpath(&path).as_ptr(),
+                TT_LOAD_COPY,
+                &mut x,
+                std::ptr::null_mut(),
+            )
+        },
         TT_ERR_BAD_MAGIC
     );
     assert!(x.is_null());
     assert_eq!(ffi_predict(c), expected(1));
-    tt_free(c);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(c) };
 }
 
 /// The same immunity for models loaded from memory without TT_LOAD_BORROW: the caller's buffer
@@ -421,7 +438,8 @@ fn copied_bytes_are_immune_to_buffer_reuse() {
     let m = Model::from_bytes(&buf).unwrap();
     let mut c: *mut tt_model = std::ptr::null_mut();
     assert_eq!(
-        tt_load_bytes(buf.as_ptr(), buf.len(), 0, &mut c, std::ptr::null_mut()),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load_bytes(buf.as_ptr(), buf.len(), 0, &mut c, std::ptr::null_mut()) },
         TT_OK
     );
     buf.fill(0xAA);
@@ -433,5 +451,6 @@ fn copied_bytes_are_immune_to_buffer_reuse() {
     assert_eq!(ffi_version(c), "v1");
     drop(buf);
     assert_eq!(ffi_predict(c), expected(1));
-    tt_free(c);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(c) };
 }

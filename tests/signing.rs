@@ -73,9 +73,15 @@ fn ffi_predictions(m: *const tt_model) -> (Vec<i32>, Vec<u64>) {
     let mut l = vec![0; 9];
     let mut p = vec![0.0; 18];
     let e = std::ptr::null_mut();
-    assert_eq!(tt_predict(m, x.as_ptr(), 9, 2, l.as_mut_ptr(), 9, e), TT_OK);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
     assert_eq!(
-        tt_predict_proba(m, x.as_ptr(), 9, 2, p.as_mut_ptr(), 18, e),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict(m, x.as_ptr(), 9, 2, l.as_mut_ptr(), 9, e) },
+        TT_OK
+    );
+    assert_eq!(
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict_proba(m, x.as_ptr(), 9, 2, p.as_mut_ptr(), 18, e) },
         TT_OK
     );
     (l, p.iter().map(|p| p.to_bits()).collect())
@@ -96,17 +102,21 @@ fn ffi_verified(bytes: &[u8], key: &[u8], flags: u32) -> i32 {
     } else {
         key.as_ptr()
     };
-    let rc = tt_load_bytes_verified(
-        bytes.as_ptr(),
-        bytes.len(),
-        key_ptr,
-        key.len(),
-        flags,
-        &mut out,
-        std::ptr::null_mut(),
-    );
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    let rc = unsafe {
+        tt_load_bytes_verified(
+            bytes.as_ptr(),
+            bytes.len(),
+            key_ptr,
+            key.len(),
+            flags,
+            &mut out,
+            std::ptr::null_mut(),
+        )
+    };
     assert_eq!(rc == TT_OK, !out.is_null());
-    tt_free(out);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(out) };
     rc
 }
 
@@ -169,19 +179,24 @@ fn right_key_loads_and_predicts_like_the_unsigned_model() {
     assert_eq!(m.model_version(), "2024-06-01");
     expect_everywhere(&s, KEY, Status::Ok);
     let mut out: *mut tt_model = std::ptr::null_mut();
-    let rc = tt_load_bytes_verified(
-        s.as_ptr(),
-        s.len(),
-        KEY.as_ptr(),
-        KEY.len(),
-        0,
-        &mut out,
-        std::ptr::null_mut(),
-    );
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    let rc = unsafe {
+        tt_load_bytes_verified(
+            s.as_ptr(),
+            s.len(),
+            KEY.as_ptr(),
+            KEY.len(),
+            0,
+            &mut out,
+            std::ptr::null_mut(),
+        )
+    };
     assert_eq!(rc, TT_OK);
-    assert_eq!(tt_model_is_signed(out), 1);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    assert_eq!(unsafe { tt_model_is_signed(out) }, 1);
     assert_eq!(ffi_predictions(out), want);
-    tt_free(out);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(out) };
 }
 
 #[test]
@@ -202,22 +217,27 @@ fn no_key_is_no_key() {
     let e = std::ptr::null_mut();
     // A non-NULL pointer with length 0 is "no key" too.
     assert_eq!(
-        tt_load_bytes_verified(s.as_ptr(), s.len(), KEY.as_ptr(), 0, 0, &mut out, e),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load_bytes_verified(s.as_ptr(), s.len(), KEY.as_ptr(), 0, 0, &mut out, e) },
         TT_ERR_NO_KEY
     );
     // Requiring a signature through the loads that take no key.
     assert_eq!(
-        tt_load_bytes(s.as_ptr(), s.len(), TT_LOAD_REQUIRE_SIGNATURE, &mut out, e),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load_bytes(s.as_ptr(), s.len(), TT_LOAD_REQUIRE_SIGNATURE, &mut out, e) },
         TT_ERR_NO_KEY
     );
     assert_eq!(
-        tt_load_bytes(
-            s.as_ptr(),
-            s.len(),
-            TT_LOAD_REQUIRE_SIGNATURE | TT_LOAD_BORROW,
-            &mut out,
-            e
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_load_bytes(
+                s.as_ptr(),
+                s.len(),
+                TT_LOAD_REQUIRE_SIGNATURE | TT_LOAD_BORROW,
+                &mut out,
+                e,
+            )
+        },
         TT_ERR_NO_KEY
     );
     assert!(out.is_null());
@@ -328,12 +348,15 @@ fn plain_load_ignores_the_trailer() {
     for flags in [0, TT_LOAD_BORROW] {
         let mut out: *mut tt_model = std::ptr::null_mut();
         assert_eq!(
-            tt_load_bytes(s.as_ptr(), s.len(), flags, &mut out, std::ptr::null_mut()),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_load_bytes(s.as_ptr(), s.len(), flags, &mut out, std::ptr::null_mut()) },
             TT_OK
         );
-        assert_eq!(tt_model_is_signed(out), 1);
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        assert_eq!(unsafe { tt_model_is_signed(out) }, 1);
         assert_eq!(ffi_predictions(out), want);
-        tt_free(out);
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_free(out) };
     }
     // Unverified loads do not check the MAC at all (documented): a damaged MAC still loads.
     let mut bad = s.clone();
@@ -385,18 +408,22 @@ fn digest_is_sha256_of_the_unsigned_model() {
         assert_eq!(loaded.digest(), &want);
         let mut out: *mut tt_model = std::ptr::null_mut();
         assert_eq!(
-            tt_load_bytes(
-                bytes.as_ptr(),
-                bytes.len(),
-                TT_LOAD_BORROW,
-                &mut out,
-                std::ptr::null_mut()
-            ),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe {
+                tt_load_bytes(
+                    bytes.as_ptr(),
+                    bytes.len(),
+                    TT_LOAD_BORROW,
+                    &mut out,
+                    std::ptr::null_mut(),
+                )
+            },
             TT_OK
         );
         let mut d = [0u8; 40];
         assert_eq!(
-            tt_model_digest(out, d.as_mut_ptr(), 40, std::ptr::null_mut()),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_model_digest(out, d.as_mut_ptr(), 40, std::ptr::null_mut()) },
             TT_OK
         );
         assert_eq!(&d[..32], &want);
@@ -404,27 +431,34 @@ fn digest_is_sha256_of_the_unsigned_model() {
         // Twice (cached) gives the same.
         let mut d2 = [0u8; 32];
         assert_eq!(
-            tt_model_digest(out, d2.as_mut_ptr(), 32, std::ptr::null_mut()),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_model_digest(out, d2.as_mut_ptr(), 32, std::ptr::null_mut()) },
             TT_OK
         );
         assert_eq!(d2, want);
         assert_eq!(
-            tt_model_digest(out, std::ptr::null_mut(), 32, std::ptr::null_mut()),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_model_digest(out, std::ptr::null_mut(), 32, std::ptr::null_mut()) },
             TT_ERR_NULL_ARG
         );
         assert_eq!(
-            tt_model_digest(out, d2.as_mut_ptr(), 31, std::ptr::null_mut()),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_model_digest(out, d2.as_mut_ptr(), 31, std::ptr::null_mut()) },
             TT_ERR_LENGTH
         );
-        tt_free(out);
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_free(out) };
     }
     assert_eq!(
-        tt_model_digest(
-            std::ptr::null(),
-            [0u8; 32].as_mut_ptr(),
-            32,
-            std::ptr::null_mut()
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_model_digest(
+                std::ptr::null(),
+                [0u8; 32].as_mut_ptr(),
+                32,
+                std::ptr::null_mut(),
+            )
+        },
         TT_ERR_NULL_ARG
     );
     // Different models, different digests.
@@ -503,18 +537,22 @@ fn files_verify_through_open_and_tt_load_verified() {
                 if copy { TT_LOAD_COPY } else { 0 },
                 TT_LOAD_REQUIRE_SIGNATURE,
             ] {
-                let rc = tt_load_verified(
-                    c(path).as_ptr(),
-                    key_ptr,
-                    key.len(),
-                    flags,
-                    &mut out,
-                    std::ptr::null_mut(),
-                );
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                let rc = unsafe {
+                    tt_load_verified(
+                        c(path).as_ptr(),
+                        key_ptr,
+                        key.len(),
+                        flags,
+                        &mut out,
+                        std::ptr::null_mut(),
+                    )
+                };
                 assert_eq!(rc, status as i32, "{path:?} flags={flags}");
                 if rc == TT_OK {
                     assert_eq!(ffi_predictions(out), want);
-                    tt_free(out);
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe { tt_free(out) };
                     out = std::ptr::null_mut();
                 }
             }
@@ -525,33 +563,42 @@ fn files_verify_through_open_and_tt_load_verified() {
     let mut out: *mut tt_model = std::ptr::null_mut();
     for p in [&signed_path, &unsigned_path] {
         assert_eq!(
-            tt_load(
-                c(p).as_ptr(),
-                TT_LOAD_REQUIRE_SIGNATURE,
-                &mut out,
-                std::ptr::null_mut()
-            ),
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe {
+                tt_load(
+                    c(p).as_ptr(),
+                    TT_LOAD_REQUIRE_SIGNATURE,
+                    &mut out,
+                    std::ptr::null_mut(),
+                )
+            },
             TT_ERR_NO_KEY
         );
     }
     // Plain tt_load of the signed file works and ignores the trailer.
     assert_eq!(
-        tt_load(c(&signed_path).as_ptr(), 0, &mut out, std::ptr::null_mut()),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_load(c(&signed_path).as_ptr(), 0, &mut out, std::ptr::null_mut()) },
         TT_OK
     );
     assert_eq!(ffi_predictions(out), want);
-    assert_eq!(tt_model_is_signed(out), 1);
-    tt_free(out);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    assert_eq!(unsafe { tt_model_is_signed(out) }, 1);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(out) };
     // BORROW is for tt_load_bytes only.
     assert_eq!(
-        tt_load_verified(
-            c(&signed_path).as_ptr(),
-            KEY.as_ptr(),
-            KEY.len(),
-            TT_LOAD_BORROW,
-            &mut out,
-            std::ptr::null_mut()
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_load_verified(
+                c(&signed_path).as_ptr(),
+                KEY.as_ptr(),
+                KEY.len(),
+                TT_LOAD_BORROW,
+                &mut out,
+                std::ptr::null_mut(),
+            )
+        },
         TT_ERR_FLAGS
     );
 }

@@ -1,12 +1,13 @@
 //! Wide-input entry points (bit-packed and CSR rows) and the batch kernels: the same leaf as
 //! the dense int8 path for every row, and every error case of the new C functions.
 
+mod common;
 #[path = "../benches/gen/mod.rs"]
 mod gen;
 
+use common::*;
 use gen::Generated;
 use thetatree::ffi::*;
-use thetatree::ffi_wide::*;
 use thetatree::format::NodeSpec;
 use thetatree::traverse::Kernel;
 use thetatree::Model;
@@ -57,38 +58,8 @@ fn trees() -> Vec<Generated> {
     v
 }
 
-struct Loaded(*mut tt_model);
-impl Drop for Loaded {
-    fn drop(&mut self) {
-        tt_free(self.0);
-    }
-}
-fn load(g: &Generated) -> Loaded {
-    let mut m = std::ptr::null_mut();
-    let rc = tt_load_bytes(
-        g.bytes.as_ptr(),
-        g.bytes.len(),
-        0,
-        &mut m,
-        std::ptr::null_mut(),
-    );
-    assert_eq!(rc, TT_OK);
-    Loaded(m)
-}
-
-fn new_err() -> tt_error {
-    tt_error {
-        code: 0,
-        row: -7,
-        column: -7,
-        byte_offset: 0,
-        message: [0; 256],
-    }
-}
-fn message(e: &tt_error) -> String {
-    unsafe { std::ffi::CStr::from_ptr(e.message.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
+fn load(g: &Generated) -> CModel {
+    CModel::load(&g.bytes)
 }
 
 #[test]
@@ -108,7 +79,13 @@ fn kernels_agree_with_reference_on_int8_f64_bits_and_csr() {
             let want_labels: Vec<i32> = x
                 .chunks(nf.max(1))
                 .take(n_rows)
-                .map(|r| model.tree().label(reference_leaf(&g, r).unwrap()))
+                .map(|r| {
+                    model
+                        .tree()
+                        .leaf_at(reference_leaf(&g, r).unwrap())
+                        .unwrap()
+                        .label
+                })
                 .collect();
             let xf: Vec<f64> = x
                 .iter()
@@ -170,39 +147,48 @@ fn c_entry_points_match_dense_int8() {
         {
             let e = std::ptr::null_mut();
             assert_eq!(
-                tt_predict_proba(
-                    m.0,
-                    x.as_ptr(),
-                    n_rows,
-                    nf,
-                    want.as_mut_ptr(),
-                    want.len(),
-                    e
-                ),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe {
+                    tt_predict_proba(
+                        m.0,
+                        x.as_ptr(),
+                        n_rows,
+                        nf,
+                        want.as_mut_ptr(),
+                        want.len(),
+                        e,
+                    )
+                },
                 TT_OK
             );
             assert_eq!(
-                tt_predict_proba(
-                    m.0,
-                    xm.as_ptr(),
-                    n_rows,
-                    nf,
-                    want_m.as_mut_ptr(),
-                    want_m.len(),
-                    e
-                ),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe {
+                    tt_predict_proba(
+                        m.0,
+                        xm.as_ptr(),
+                        n_rows,
+                        nf,
+                        want_m.as_mut_ptr(),
+                        want_m.len(),
+                        e,
+                    )
+                },
                 TT_OK
             );
             assert_eq!(
-                tt_predict(
-                    m.0,
-                    x.as_ptr(),
-                    n_rows,
-                    nf,
-                    want_l.as_mut_ptr(),
-                    want_l.len(),
-                    e
-                ),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe {
+                    tt_predict(
+                        m.0,
+                        x.as_ptr(),
+                        n_rows,
+                        nf,
+                        want_l.as_mut_ptr(),
+                        want_l.len(),
+                        e,
+                    )
+                },
                 TT_OK
             );
             let (bits, _) = gen::pack_bits(&x, nf);
@@ -210,44 +196,53 @@ fn c_entry_points_match_dense_int8() {
             let mut p = vec![0.0; 2 * n_rows];
             let mut l = vec![0; n_rows];
             assert_eq!(
-                tt_predict_proba_bits(
-                    m.0,
-                    bits.as_ptr(),
-                    std::ptr::null(),
-                    n_rows,
-                    nf,
-                    p.as_mut_ptr(),
-                    p.len(),
-                    e
-                ),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe {
+                    tt_predict_proba_bits(
+                        m.0,
+                        bits.as_ptr(),
+                        std::ptr::null(),
+                        n_rows,
+                        nf,
+                        p.as_mut_ptr(),
+                        p.len(),
+                        e,
+                    )
+                },
                 TT_OK
             );
             assert_eq!(bitwise(&p), bitwise(&want), "{}", g.name);
             assert_eq!(
-                tt_predict_bits(
-                    m.0,
-                    bits.as_ptr(),
-                    std::ptr::null(),
-                    n_rows,
-                    nf,
-                    l.as_mut_ptr(),
-                    l.len(),
-                    e
-                ),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe {
+                    tt_predict_bits(
+                        m.0,
+                        bits.as_ptr(),
+                        std::ptr::null(),
+                        n_rows,
+                        nf,
+                        l.as_mut_ptr(),
+                        l.len(),
+                        e,
+                    )
+                },
                 TT_OK
             );
             assert_eq!(l, want_l);
             assert_eq!(
-                tt_predict_proba_bits(
-                    m.0,
-                    bits_m.as_ptr(),
-                    mask_m.as_ptr(),
-                    n_rows,
-                    nf,
-                    p.as_mut_ptr(),
-                    p.len(),
-                    e
-                ),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe {
+                    tt_predict_proba_bits(
+                        m.0,
+                        bits_m.as_ptr(),
+                        mask_m.as_ptr(),
+                        n_rows,
+                        nf,
+                        p.as_mut_ptr(),
+                        p.len(),
+                        e,
+                    )
+                },
                 TT_OK
             );
             assert_eq!(bitwise(&p), bitwise(&want_m), "{} masked", g.name);
@@ -255,33 +250,39 @@ fn c_entry_points_match_dense_int8() {
             let off = if nf == 0 { vec![0; n_rows + 1] } else { off };
             p.fill(0.0);
             assert_eq!(
-                tt_predict_proba_csr(
-                    m.0,
-                    off.as_ptr(),
-                    idx.as_ptr(),
-                    idx.len(),
-                    n_rows,
-                    nf,
-                    p.as_mut_ptr(),
-                    p.len(),
-                    e
-                ),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe {
+                    tt_predict_proba_csr(
+                        m.0,
+                        off.as_ptr(),
+                        idx.as_ptr(),
+                        idx.len(),
+                        n_rows,
+                        nf,
+                        p.as_mut_ptr(),
+                        p.len(),
+                        e,
+                    )
+                },
                 TT_OK
             );
             assert_eq!(bitwise(&p), bitwise(&want), "{} csr", g.name);
             l.fill(-1);
             assert_eq!(
-                tt_predict_csr(
-                    m.0,
-                    off.as_ptr(),
-                    idx.as_ptr(),
-                    idx.len(),
-                    n_rows,
-                    nf,
-                    l.as_mut_ptr(),
-                    l.len(),
-                    e
-                ),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe {
+                    tt_predict_csr(
+                        m.0,
+                        off.as_ptr(),
+                        idx.as_ptr(),
+                        idx.len(),
+                        n_rows,
+                        nf,
+                        l.as_mut_ptr(),
+                        l.len(),
+                        e,
+                    )
+                },
                 TT_OK
             );
             assert_eq!(l, want_l);
@@ -291,17 +292,20 @@ fn c_entry_points_match_dense_int8() {
             idx3.extend_from_slice(&idx);
             p.fill(0.0);
             assert_eq!(
-                tt_predict_proba_csr(
-                    m.0,
-                    shift.as_ptr(),
-                    idx3.as_ptr(),
-                    idx3.len(),
-                    n_rows,
-                    nf,
-                    p.as_mut_ptr(),
-                    p.len(),
-                    e
-                ),
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                unsafe {
+                    tt_predict_proba_csr(
+                        m.0,
+                        shift.as_ptr(),
+                        idx3.as_ptr(),
+                        idx3.len(),
+                        n_rows,
+                        nf,
+                        p.as_mut_ptr(),
+                        p.len(),
+                        e,
+                    )
+                },
                 TT_OK
             );
             assert_eq!(bitwise(&p), bitwise(&want), "{} csr shifted", g.name);
@@ -341,12 +345,14 @@ fn kernel_choice_is_recorded_and_queryable() {
     ];
     for (g, want) in cases {
         let m = load(&g);
+        // SAFETY: the library returns a static or model-owned NUL-terminated string; the model is live.
         let s = unsafe { std::ffi::CStr::from_ptr(tt_model_kernel(m.0)) };
         assert_eq!(s.to_str().unwrap(), want, "{}", g.name);
         let model = Model::from_bytes(&g.bytes).unwrap();
         assert_eq!(model.tree().kernel().name(), want);
     }
-    assert!(tt_model_kernel(std::ptr::null()).is_null());
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    assert!(unsafe { tt_model_kernel(std::ptr::null()) }.is_null());
 }
 
 /// Invalid cells in a batch: the error names the first bad cell the walk reads, in the first
@@ -418,7 +424,7 @@ fn bits_argument_errors_write_nothing() {
     let null_u64 = std::ptr::null::<u64>();
     let mut out = vec![9.0f64; 8];
     let mut lab = vec![9i32; 4];
-    let mis = unsafe { (bits.as_ptr() as *const u8).add(1) as *const u64 };
+    let mis = bits.as_ptr().wrapping_byte_add(1);
     type Case<'a> = (
         &'a str,
         i32,
@@ -430,26 +436,32 @@ fn bits_argument_errors_write_nothing() {
             TT_ERR_NULL_ARG,
             Box::new(|e, o, l| {
                 [
-                    tt_predict_proba_bits(
-                        std::ptr::null(),
-                        bits.as_ptr(),
-                        null_u64,
-                        n_rows,
-                        70,
-                        o,
-                        8,
-                        e,
-                    ),
-                    tt_predict_bits(
-                        std::ptr::null(),
-                        bits.as_ptr(),
-                        null_u64,
-                        n_rows,
-                        70,
-                        l,
-                        4,
-                        e,
-                    ),
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_proba_bits(
+                            std::ptr::null(),
+                            bits.as_ptr(),
+                            null_u64,
+                            n_rows,
+                            70,
+                            o,
+                            8,
+                            e,
+                        )
+                    },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_bits(
+                            std::ptr::null(),
+                            bits.as_ptr(),
+                            null_u64,
+                            n_rows,
+                            70,
+                            l,
+                            4,
+                            e,
+                        )
+                    },
                 ]
             }),
         ),
@@ -458,8 +470,10 @@ fn bits_argument_errors_write_nothing() {
             TT_ERR_NULL_ARG,
             Box::new(|e, o, l| {
                 [
-                    tt_predict_proba_bits(m.0, null_u64, null_u64, n_rows, 70, o, 8, e),
-                    tt_predict_bits(m.0, null_u64, null_u64, n_rows, 70, l, 4, e),
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe { tt_predict_proba_bits(m.0, null_u64, null_u64, n_rows, 70, o, 8, e) },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe { tt_predict_bits(m.0, null_u64, null_u64, n_rows, 70, l, 4, e) },
                 ]
             }),
         ),
@@ -468,26 +482,32 @@ fn bits_argument_errors_write_nothing() {
             TT_ERR_NULL_ARG,
             Box::new(|e, _, _| {
                 [
-                    tt_predict_proba_bits(
-                        m.0,
-                        bits.as_ptr(),
-                        null_u64,
-                        n_rows,
-                        70,
-                        std::ptr::null_mut(),
-                        8,
-                        e,
-                    ),
-                    tt_predict_bits(
-                        m.0,
-                        bits.as_ptr(),
-                        null_u64,
-                        n_rows,
-                        70,
-                        std::ptr::null_mut(),
-                        4,
-                        e,
-                    ),
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_proba_bits(
+                            m.0,
+                            bits.as_ptr(),
+                            null_u64,
+                            n_rows,
+                            70,
+                            std::ptr::null_mut(),
+                            8,
+                            e,
+                        )
+                    },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_bits(
+                            m.0,
+                            bits.as_ptr(),
+                            null_u64,
+                            n_rows,
+                            70,
+                            std::ptr::null_mut(),
+                            4,
+                            e,
+                        )
+                    },
                 ]
             }),
         ),
@@ -496,8 +516,14 @@ fn bits_argument_errors_write_nothing() {
             TT_ERR_SHAPE,
             Box::new(|e, o, l| {
                 [
-                    tt_predict_proba_bits(m.0, bits.as_ptr(), null_u64, n_rows, 64, o, 8, e),
-                    tt_predict_bits(m.0, bits.as_ptr(), mask.as_ptr(), n_rows, 71, l, 4, e),
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_proba_bits(m.0, bits.as_ptr(), null_u64, n_rows, 64, o, 8, e)
+                    },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_bits(m.0, bits.as_ptr(), mask.as_ptr(), n_rows, 71, l, 4, e)
+                    },
                 ]
             }),
         ),
@@ -506,17 +532,23 @@ fn bits_argument_errors_write_nothing() {
             TT_ERR_SHAPE,
             Box::new(|e, o, l| {
                 [
-                    tt_predict_proba_bits(
-                        m.0,
-                        bits.as_ptr(),
-                        null_u64,
-                        usize::MAX / 2,
-                        70,
-                        o,
-                        8,
-                        e,
-                    ),
-                    tt_predict_bits(m.0, bits.as_ptr(), null_u64, usize::MAX / 2, 70, l, 4, e),
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_proba_bits(
+                            m.0,
+                            bits.as_ptr(),
+                            null_u64,
+                            usize::MAX / 2,
+                            70,
+                            o,
+                            8,
+                            e,
+                        )
+                    },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_bits(m.0, bits.as_ptr(), null_u64, usize::MAX / 2, 70, l, 4, e)
+                    },
                 ]
             }),
         ),
@@ -525,8 +557,14 @@ fn bits_argument_errors_write_nothing() {
             TT_ERR_LENGTH,
             Box::new(|e, o, l| {
                 [
-                    tt_predict_proba_bits(m.0, bits.as_ptr(), null_u64, n_rows, 70, o, 7, e),
-                    tt_predict_bits(m.0, bits.as_ptr(), mask.as_ptr(), n_rows, 70, l, 3, e),
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_proba_bits(m.0, bits.as_ptr(), null_u64, n_rows, 70, o, 7, e)
+                    },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_bits(m.0, bits.as_ptr(), mask.as_ptr(), n_rows, 70, l, 3, e)
+                    },
                 ]
             }),
         ),
@@ -535,8 +573,10 @@ fn bits_argument_errors_write_nothing() {
             TT_ERR_ALIGNMENT,
             Box::new(|e, o, l| {
                 [
-                    tt_predict_proba_bits(m.0, mis, null_u64, n_rows, 70, o, 8, e),
-                    tt_predict_bits(m.0, bits.as_ptr(), mis, n_rows, 70, l, 4, e),
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe { tt_predict_proba_bits(m.0, mis, null_u64, n_rows, 70, o, 8, e) },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe { tt_predict_bits(m.0, bits.as_ptr(), mis, n_rows, 70, l, 4, e) },
                 ]
             }),
         ),
@@ -545,26 +585,32 @@ fn bits_argument_errors_write_nothing() {
             TT_ERR_ALIGNMENT,
             Box::new(|e, o, l| {
                 [
-                    tt_predict_proba_bits(
-                        m.0,
-                        bits.as_ptr(),
-                        null_u64,
-                        n_rows,
-                        70,
-                        (o as *mut u8).wrapping_add(1) as *mut f64,
-                        8,
-                        e,
-                    ),
-                    tt_predict_bits(
-                        m.0,
-                        bits.as_ptr(),
-                        null_u64,
-                        n_rows,
-                        70,
-                        (l as *mut u8).wrapping_add(1) as *mut i32,
-                        4,
-                        e,
-                    ),
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_proba_bits(
+                            m.0,
+                            bits.as_ptr(),
+                            null_u64,
+                            n_rows,
+                            70,
+                            (o as *mut u8).wrapping_add(1) as *mut f64,
+                            8,
+                            e,
+                        )
+                    },
+                    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                    unsafe {
+                        tt_predict_bits(
+                            m.0,
+                            bits.as_ptr(),
+                            null_u64,
+                            n_rows,
+                            70,
+                            (l as *mut u8).wrapping_add(1) as *mut i32,
+                            4,
+                            e,
+                        )
+                    },
                 ]
             }),
         ),
@@ -574,7 +620,7 @@ fn bits_argument_errors_write_nothing() {
         let rcs = call(&mut err, out.as_mut_ptr(), lab.as_mut_ptr());
         assert_eq!(rcs, [code, code], "{what}");
         assert_eq!(err.code, code, "{what}");
-        assert!(!message(&err).is_empty(), "{what}");
+        assert!(!err_message(&err).is_empty(), "{what}");
         assert!(out.iter().all(|&v| v == 9.0), "{what}: output written");
         assert!(lab.iter().all(|&v| v == 9), "{what}: labels written");
         // NULL err is allowed.
@@ -601,40 +647,46 @@ fn csr_argument_and_structure_errors_write_nothing() {
         let mut lab = vec![9i32; 4];
         let mut e1 = new_err();
         let mut e2 = new_err();
-        let r1 = tt_predict_proba_csr(
-            m.0,
-            offs.as_ptr(),
-            idx.as_ptr(),
-            n_idx,
-            n_rows,
-            n_cols,
-            out.as_mut_ptr(),
-            out_len,
-            &mut e1,
-        );
-        let r2 = tt_predict_csr(
-            m.0,
-            offs.as_ptr(),
-            idx.as_ptr(),
-            n_idx,
-            n_rows,
-            n_cols,
-            lab.as_mut_ptr(),
-            out_len / 2,
-            &mut e2,
-        );
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        let r1 = unsafe {
+            tt_predict_proba_csr(
+                m.0,
+                offs.as_ptr(),
+                idx.as_ptr(),
+                n_idx,
+                n_rows,
+                n_cols,
+                out.as_mut_ptr(),
+                out_len,
+                &mut e1,
+            )
+        };
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        let r2 = unsafe {
+            tt_predict_csr(
+                m.0,
+                offs.as_ptr(),
+                idx.as_ptr(),
+                n_idx,
+                n_rows,
+                n_cols,
+                lab.as_mut_ptr(),
+                out_len / 2,
+                &mut e2,
+            )
+        };
         assert_eq!(r1, r2);
         assert_eq!((e1.row, e1.column), (e2.row, e2.column));
         if r1 != TT_OK {
             assert!(
                 out.iter().all(|&v| v == 9.0),
                 "output written on error {}",
-                message(&e1)
+                err_message(&e1)
             );
             assert!(lab.iter().all(|&v| v == 9), "labels written on error");
             assert_eq!(e1.code, r1);
         }
-        (r1, e1.row, e1.column, message(&e1))
+        (r1, e1.row, e1.column, err_message(&e1))
     };
     assert_eq!(run(&off, &good, 6, n_rows, nf, 6).0, TT_OK);
     // Structure errors name the row (and the bad index as column).
@@ -670,122 +722,146 @@ fn csr_argument_and_structure_errors_write_nothing() {
     let nul_off = std::ptr::null::<usize>();
     let nul_idx = std::ptr::null::<u32>();
     assert_eq!(
-        tt_predict_proba_csr(
-            std::ptr::null(),
-            off.as_ptr(),
-            good.as_ptr(),
-            6,
-            3,
-            nf,
-            out.as_mut_ptr(),
-            6,
-            &mut e
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba_csr(
+                std::ptr::null(),
+                off.as_ptr(),
+                good.as_ptr(),
+                6,
+                3,
+                nf,
+                out.as_mut_ptr(),
+                6,
+                &mut e,
+            )
+        },
         TT_ERR_NULL_ARG
     );
     assert_eq!(
-        tt_predict_proba_csr(
-            m.0,
-            nul_off,
-            good.as_ptr(),
-            6,
-            3,
-            nf,
-            out.as_mut_ptr(),
-            6,
-            &mut e
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba_csr(
+                m.0,
+                nul_off,
+                good.as_ptr(),
+                6,
+                3,
+                nf,
+                out.as_mut_ptr(),
+                6,
+                &mut e,
+            )
+        },
         TT_ERR_NULL_ARG
     );
-    assert!(message(&e).contains("row_offsets"));
+    assert!(err_message(&e).contains("row_offsets"));
     assert_eq!(
-        tt_predict_proba_csr(
-            m.0,
-            off.as_ptr(),
-            nul_idx,
-            6,
-            3,
-            nf,
-            out.as_mut_ptr(),
-            6,
-            &mut e
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba_csr(
+                m.0,
+                off.as_ptr(),
+                nul_idx,
+                6,
+                3,
+                nf,
+                out.as_mut_ptr(),
+                6,
+                &mut e,
+            )
+        },
         TT_ERR_NULL_ARG
     );
-    assert!(message(&e).contains("indices"));
+    assert!(err_message(&e).contains("indices"));
     assert_eq!(
-        tt_predict_proba_csr(
-            m.0,
-            off.as_ptr(),
-            good.as_ptr(),
-            6,
-            3,
-            nf,
-            std::ptr::null_mut(),
-            6,
-            &mut e
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba_csr(
+                m.0,
+                off.as_ptr(),
+                good.as_ptr(),
+                6,
+                3,
+                nf,
+                std::ptr::null_mut(),
+                6,
+                &mut e,
+            )
+        },
         TT_ERR_NULL_ARG
     );
     assert_eq!(
-        tt_predict_csr(
-            m.0,
-            off.as_ptr(),
-            good.as_ptr(),
-            6,
-            3,
-            nf,
-            std::ptr::null_mut(),
-            6,
-            &mut e
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_csr(
+                m.0,
+                off.as_ptr(),
+                good.as_ptr(),
+                6,
+                3,
+                nf,
+                std::ptr::null_mut(),
+                6,
+                &mut e,
+            )
+        },
         TT_ERR_NULL_ARG
     );
     let mis_off = (off.as_ptr() as *const u8).wrapping_add(1) as *const usize;
     let mis_idx = (good.as_ptr() as *const u8).wrapping_add(1) as *const u32;
     assert_eq!(
-        tt_predict_proba_csr(
-            m.0,
-            mis_off,
-            good.as_ptr(),
-            6,
-            3,
-            nf,
-            out.as_mut_ptr(),
-            6,
-            &mut e
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba_csr(
+                m.0,
+                mis_off,
+                good.as_ptr(),
+                6,
+                3,
+                nf,
+                out.as_mut_ptr(),
+                6,
+                &mut e,
+            )
+        },
         TT_ERR_ALIGNMENT
     );
     assert_eq!(
-        tt_predict_proba_csr(
-            m.0,
-            off.as_ptr(),
-            mis_idx,
-            6,
-            3,
-            nf,
-            out.as_mut_ptr(),
-            6,
-            &mut e
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba_csr(
+                m.0,
+                off.as_ptr(),
+                mis_idx,
+                6,
+                3,
+                nf,
+                out.as_mut_ptr(),
+                6,
+                &mut e,
+            )
+        },
         TT_ERR_ALIGNMENT
     );
     assert!(out.iter().all(|&v| v == 9.0));
     // Zero rows: fine, nothing written.
     let mut out0 = [9.0f64; 2];
     assert_eq!(
-        tt_predict_proba_csr(
-            m.0,
-            off.as_ptr(),
-            good.as_ptr(),
-            0,
-            0,
-            nf,
-            out0.as_mut_ptr(),
-            0,
-            &mut e
-        ),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe {
+            tt_predict_proba_csr(
+                m.0,
+                off.as_ptr(),
+                good.as_ptr(),
+                0,
+                0,
+                nf,
+                out0.as_mut_ptr(),
+                0,
+                &mut e,
+            )
+        },
         TT_OK
     );
     assert_eq!(out0, [9.0, 9.0]);

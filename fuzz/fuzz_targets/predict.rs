@@ -82,6 +82,7 @@ fn call(u: &mut Unstructured, model: *const tt_model, bytes: &[u8], nf: usize) -
 
     // Buffers: 8-aligned storage with room for the shifts.
     let mut xs = vec![0u64; rows_alloc * nf + 2];
+    // SAFETY: a u64 buffer viewed as its bytes (u8 has no alignment or validity needs).
     let xb: &mut [u8] = unsafe { std::slice::from_raw_parts_mut(xs.as_mut_ptr().cast(), xs.len() * 8) };
     if f64_input {
         for (k, v) in cells.iter().enumerate() {
@@ -92,17 +93,24 @@ fn call(u: &mut Unstructured, model: *const tt_model, bytes: &[u8], nf: usize) -
             xb[x_shift + k] = *v as u8;
         }
     }
+    // SAFETY: x_shift < 8 < the buffer's length (two spare words).
     let x_ptr = unsafe { xb.as_ptr().add(x_shift) };
     let mut os = vec![0xA5A5_A5A5_A5A5_A5A5u64; out_cap + 2];
+    // SAFETY: as for `xb`.
     let ob: &mut [u8] = unsafe { std::slice::from_raw_parts_mut(os.as_mut_ptr().cast(), os.len() * 8) };
     let before = ob.to_vec();
+    // SAFETY: out_shift < 8 < the buffer's length (two spare words).
     let out_ptr = unsafe { ob.as_mut_ptr().add(out_shift) };
     let mut err = zero_err();
     let rc = match kind {
-        Kind::Labels => tt_predict(model, x_ptr.cast(), n_rows, n_cols, out_ptr.cast(), out_len, &mut err),
-        Kind::Proba => tt_predict_proba(model, x_ptr.cast(), n_rows, n_cols, out_ptr.cast(), out_len, &mut err),
-        Kind::LabelsF64 => tt_predict_f64(model, x_ptr.cast(), n_rows, n_cols, out_ptr.cast(), out_len, &mut err),
-        Kind::ProbaF64 => tt_predict_proba_f64(model, x_ptr.cast(), n_rows, n_cols, out_ptr.cast(), out_len, &mut err),
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        Kind::Labels => unsafe { tt_predict(model, x_ptr.cast(), n_rows, n_cols, out_ptr.cast(), out_len, &mut err) },
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        Kind::Proba => unsafe { tt_predict_proba(model, x_ptr.cast(), n_rows, n_cols, out_ptr.cast(), out_len, &mut err) },
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        Kind::LabelsF64 => unsafe { tt_predict_f64(model, x_ptr.cast(), n_rows, n_cols, out_ptr.cast(), out_len, &mut err) },
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        Kind::ProbaF64 => unsafe { tt_predict_proba_f64(model, x_ptr.cast(), n_rows, n_cols, out_ptr.cast(), out_len, &mut err) },
     };
     if let Some(code) = expected_arg_error {
         assert_eq!(rc, code, "{kind:?} n_rows={n_rows} n_cols={n_cols} out_len={out_len}");
@@ -154,8 +162,10 @@ fn run(data: &[u8]) -> Result<()> {
     let borrow = u.arbitrary::<bool>()?;
     let flags = if borrow { TT_LOAD_BORROW } else { 0 };
     let mut m: *mut tt_model = std::ptr::null_mut();
-    assert_eq!(tt_load_bytes(bytes.as_ptr(), bytes.len(), flags, &mut m, std::ptr::null_mut()), TT_OK);
-    assert_eq!(tt_n_features(m), nf);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    assert_eq!(unsafe { tt_load_bytes(bytes.as_ptr(), bytes.len(), flags, &mut m, std::ptr::null_mut()) }, TT_OK);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    assert_eq!(unsafe { tt_n_features(m) }, nf);
     let calls = u.int_in_range(1u8..=6)?;
     let mut result = Ok(());
     for _ in 0..calls {
@@ -166,9 +176,12 @@ fn run(data: &[u8]) -> Result<()> {
     }
     // NULL model and NULL pointers are refused.
     let mut l = [0i32; 1];
-    assert_eq!(tt_predict(std::ptr::null(), [0i8].as_ptr(), 1, nf, l.as_mut_ptr(), 1, std::ptr::null_mut()), TT_ERR_NULL_ARG);
-    assert_eq!(tt_predict(m, std::ptr::null(), 1, nf, l.as_mut_ptr(), 1, std::ptr::null_mut()), TT_ERR_NULL_ARG);
-    tt_free(m);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    assert_eq!(unsafe { tt_predict(std::ptr::null(), [0i8].as_ptr(), 1, nf, l.as_mut_ptr(), 1, std::ptr::null_mut()) }, TT_ERR_NULL_ARG);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    assert_eq!(unsafe { tt_predict(m, std::ptr::null(), 1, nf, l.as_mut_ptr(), 1, std::ptr::null_mut()) }, TT_ERR_NULL_ARG);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(m) };
     result
 }
 

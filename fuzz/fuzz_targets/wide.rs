@@ -10,7 +10,6 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use thetatree::error::code::*;
 use thetatree::ffi::*;
-use thetatree::ffi_wide::*;
 use thetatree_fuzz::*;
 
 const MAX_ROWS: usize = 24;
@@ -123,9 +122,11 @@ fn bits_call(u: &mut Unstructured, m: *const tt_model, model: &[u8], nf: usize) 
     let mask_ptr = mask.as_ref().map_or(std::ptr::null(), |v| v.as_ptr());
     let mut err = zero_err();
     let rc = if proba {
-        tt_predict_proba_bits(m, x_ptr, mask_ptr, n_rows, n_cols, out.ptr(), out_len, &mut err)
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict_proba_bits(m, x_ptr, mask_ptr, n_rows, n_cols, out.ptr(), out_len, &mut err) }
     } else {
-        tt_predict_bits(m, x_ptr, mask_ptr, n_rows, n_cols, out.ptr(), out_len, &mut err)
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict_bits(m, x_ptr, mask_ptr, n_rows, n_cols, out.ptr(), out_len, &mut err) }
     };
     if !bad.is_empty() {
         assert!(bad.contains(&rc), "bits: got {rc}, expected one of {bad:?}");
@@ -212,9 +213,11 @@ fn csr_call(u: &mut Unstructured, m: *const tt_model, model: &[u8], nf: usize) -
     let bad = arg_errors(n_rows, n_cols, nf, per_row, out_len, idx_mis || off_mis || out_mis, offs_ok);
     let mut err = zero_err();
     let rc = if proba {
-        tt_predict_proba_csr(m, off_ptr, idx_ptr, n_indices, n_rows, n_cols, out.ptr(), out_len, &mut err)
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict_proba_csr(m, off_ptr, idx_ptr, n_indices, n_rows, n_cols, out.ptr(), out_len, &mut err) }
     } else {
-        tt_predict_csr(m, off_ptr, idx_ptr, n_indices, n_rows, n_cols, out.ptr(), out_len, &mut err)
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        unsafe { tt_predict_csr(m, off_ptr, idx_ptr, n_indices, n_rows, n_cols, out.ptr(), out_len, &mut err) }
     };
     if !bad.is_empty() {
         assert!(bad.contains(&rc), "csr: got {rc}, expected one of {bad:?}");
@@ -264,7 +267,8 @@ fn run(data: &[u8]) -> Result<()> {
     let bytes = thetatree::format::encode(&spec);
     let nf = spec.feature_names.len();
     let mut m: *mut tt_model = std::ptr::null_mut();
-    assert_eq!(tt_load_bytes(bytes.as_ptr(), bytes.len(), 0, &mut m, std::ptr::null_mut()), TT_OK);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    assert_eq!(unsafe { tt_load_bytes(bytes.as_ptr(), bytes.len(), 0, &mut m, std::ptr::null_mut()) }, TT_OK);
     let calls = u.int_in_range(1u8..=6)?;
     let mut result = Ok(());
     for _ in 0..calls {
@@ -273,7 +277,8 @@ fn run(data: &[u8]) -> Result<()> {
             break;
         }
     }
-    tt_free(m);
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    unsafe { tt_free(m) };
     result
 }
 

@@ -225,7 +225,10 @@ pub fn to_i8(x: &[f64]) -> Vec<i8> {
 
 /// Predict `x` through the Rust API and the C ABI (i8 and f64, labels and probabilities) and
 /// compare every row with the reference walk.
-pub fn check_model(m: &Model, ffi: *const tt_model, x: &[f64]) {
+///
+/// # Safety
+/// `ffi` is a live model from `tt_load*` (the same model as `m`).
+pub unsafe fn check_model(m: &Model, ffi: *const tt_model, x: &[f64]) {
     let nf = m.n_features();
     let n_rows = if nf == 0 { 3 } else { x.len() / nf };
     let x = &x[..n_rows * nf];
@@ -244,10 +247,14 @@ pub fn check_model(m: &Model, ffi: *const tt_model, x: &[f64]) {
     let mut fp = vec![-9f64; 2 * n_rows];
     let mut il = vec![-9i32; n_rows];
     let mut ip = vec![-9f64; 2 * n_rows];
-    let c1 = tt_predict_f64(ffi, x.as_ptr(), n_rows, nf, fl.as_mut_ptr(), n_rows, e);
-    let c2 = tt_predict_proba_f64(ffi, x.as_ptr(), n_rows, nf, fp.as_mut_ptr(), 2 * n_rows, e);
-    let c3 = tt_predict(ffi, xi.as_ptr(), n_rows, nf, il.as_mut_ptr(), n_rows, e);
-    let c4 = tt_predict_proba(ffi, xi.as_ptr(), n_rows, nf, ip.as_mut_ptr(), 2 * n_rows, e);
+    // SAFETY: the buffers hold n_rows rows (outputs n_rows or 2 * n_rows values); `ffi` is live.
+    let c1 = unsafe { tt_predict_f64(ffi, x.as_ptr(), n_rows, nf, fl.as_mut_ptr(), n_rows, e) };
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    let c2 = unsafe { tt_predict_proba_f64(ffi, x.as_ptr(), n_rows, nf, fp.as_mut_ptr(), 2 * n_rows, e) };
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    let c3 = unsafe { tt_predict(ffi, xi.as_ptr(), n_rows, nf, il.as_mut_ptr(), n_rows, e) };
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    let c4 = unsafe { tt_predict_proba(ffi, xi.as_ptr(), n_rows, nf, ip.as_mut_ptr(), 2 * n_rows, e) };
     match first_bad {
         None => {
             assert!(r1.is_ok() && r2.is_ok());
@@ -285,7 +292,8 @@ pub fn check_model(m: &Model, ffi: *const tt_model, x: &[f64]) {
     assert!(m.feature_name(nf).is_none());
     assert!(m.class_label(0).is_some() && m.class_label(1).is_some());
     let _ = (m.model_version(), m.metadata_json(), m.digest());
-    assert!(!tt_model_version(ffi).is_null() && !tt_metadata_json(ffi).is_null());
+    // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+    assert!(!unsafe { tt_model_version(ffi) }.is_null() && !unsafe { tt_metadata_json(ffi) }.is_null());
 }
 
 /// A valid model exports to JSON that compiles back to a model that predicts the same, and
@@ -339,12 +347,15 @@ pub fn load_everywhere(data: &[u8], rows: &[f64]) -> Option<Model> {
     for flags in [TT_LOAD_DEFAULT, TT_LOAD_BORROW] {
         let mut out: *mut tt_model = std::ptr::null_mut();
         let mut err = zero_err();
-        let rc = tt_load_bytes(data.as_ptr(), data.len(), flags, &mut out, &mut err);
+        // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+        let rc = unsafe { tt_load_bytes(data.as_ptr(), data.len(), flags, &mut out, &mut err) };
         assert_eq!(rc, code, "tt_load_bytes and Model::from_bytes disagree");
         if rc == TT_OK {
             let m = pure.as_ref().unwrap();
-            check_model(m, out, rows);
-            tt_free(out);
+            // SAFETY: `out` was just loaded (rc == TT_OK) and is freed below.
+            unsafe { check_model(m, out, rows) };
+            // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+            unsafe { tt_free(out) };
         } else {
             assert!(out.is_null());
             assert_eq!((err.code, err.byte_offset), (rc, offset));

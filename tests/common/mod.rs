@@ -1,6 +1,13 @@
 //! Shared helpers for integration tests: the reference directory, the model manifest, and
-//! loaders for the reference inputs and golden outputs.
-#![allow(dead_code)]
+//! loaders for the reference inputs and golden outputs; `builders` (model images byte by byte)
+//! and `ffi` (calling the C ABI) are re-exported.
+// Each test crate uses a different subset of these helpers.
+#![allow(dead_code, unused_imports)]
+
+mod builders;
+mod ffi;
+pub use builders::*;
+pub use ffi::*;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

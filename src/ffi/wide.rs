@@ -1,18 +1,23 @@
 //! C entry points for wide inputs: bit-packed rows and sparse (CSR) rows, plus the kernel query.
-//! Same conventions as [`crate::ffi`]: status codes, `err` written only on failure, NULL /
+//! Same conventions as the rest of [`crate::ffi`]: status codes, `err` written only on failure, NULL /
 //! shape / length / alignment errors write no output, panics become `TT_ERR_PANIC`.
 
+use super::args::{check_cols, getter, guard, input, model_ref, named, null, output};
+use super::{tt_error, tt_model};
 use crate::error::{Error, Result, Status};
-use crate::ffi::{check_cols, guard, input, model_ref, named, null, output, tt_error, tt_model};
-use crate::traverse::Tree;
+use crate::traverse::{Kernel, Tree};
 use std::ffi::c_char;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// The shared body of the bit-packed calls: argument checks (output first, so that a call
 /// whose `out_len` is too short for `n_rows` fails before the inputs, sized by `n_rows`, are
 /// touched), then `predict` on the checked slices.
+///
+/// # Safety
+/// The header's contract for a bit-packed call: `m` NULL or a live model; `x` (and `missing`
+/// unless NULL) readable for `n_rows * ceil(n_cols / 64)` words; `out` NULL or writable for
+/// `out_len` values, not aliasing the inputs.
 #[allow(clippy::too_many_arguments)]
-fn bits_call<O>(
+unsafe fn bits_call<O>(
     m: *const tt_model,
     x: *const u64,
     missing: *const u64,
@@ -23,8 +28,8 @@ fn bits_call<O>(
     per_row: usize,
     predict: impl FnOnce(Tree<'_>, &[u64], Option<&[u64]>, &mut [O]) -> Result<()>,
 ) -> Result<()> {
-    let model = model_ref(m)?;
-    let os = output(out, out_len, n_rows, per_row)?;
+    // SAFETY: this function's contract.
+    let (model, os) = unsafe { (model_ref(m)?, output(out, out_len, n_rows, per_row)?) };
     if x.is_null() {
         return Err(null("x"));
     }
@@ -36,12 +41,14 @@ fn bits_call<O>(
             format!("n_rows {n_rows} * {wpr} words per row overflows"),
         )
     })?;
-    // The C contract gives n_rows * ceil(n_cols / 64) readable words in x (and missing).
-    let xs = input(x, words, "x")?;
+    // SAFETY: this function's contract: n_rows * ceil(n_cols / 64) readable words in x (and
+    // in missing, unless NULL).
+    let xs = unsafe { input(x, words, "x")? };
     let ms = if missing.is_null() {
         None
     } else {
-        Some(input(missing, words, "missing")?)
+        // SAFETY: as for `x`.
+        Some(unsafe { input(missing, words, "missing")? })
     };
     predict(model.tree(), xs, ms, os)
 }
@@ -55,7 +62,7 @@ fn bits_call<O>(
 /// arguments, before writing anything.
 #[no_mangle]
 #[must_use]
-pub extern "C" fn tt_predict_bits(
+pub unsafe extern "C" fn tt_predict_bits(
     m: *const tt_model,
     x: *const u64,
     missing: *const u64,
@@ -65,26 +72,29 @@ pub extern "C" fn tt_predict_bits(
     out_len: usize,
     err: *mut tt_error,
 ) -> i32 {
-    guard(err, || {
-        bits_call(
-            m,
-            x,
-            missing,
-            n_rows,
-            n_cols,
-            out_labels,
-            out_len,
-            1,
-            |t, x, mask, o| t.predict_bits(x, mask, n_rows, o),
-        )
-    })
+    // SAFETY: the caller meets the header's contract for every pointer argument.
+    unsafe {
+        guard(err, || {
+            bits_call(
+                m,
+                x,
+                missing,
+                n_rows,
+                n_cols,
+                out_labels,
+                out_len,
+                1,
+                |t, x, mask, o| t.predict_bits(x, mask, n_rows, o),
+            )
+        })
+    }
 }
 
 /// `tt_predict_bits` returning class probabilities: `n_rows * 2` doubles, row-major
 /// (`out[2r]` = P(class 0), `out[2r+1]` = P(class 1)).
 #[no_mangle]
 #[must_use]
-pub extern "C" fn tt_predict_proba_bits(
+pub unsafe extern "C" fn tt_predict_proba_bits(
     m: *const tt_model,
     x: *const u64,
     missing: *const u64,
@@ -94,25 +104,33 @@ pub extern "C" fn tt_predict_proba_bits(
     out_len: usize,
     err: *mut tt_error,
 ) -> i32 {
-    guard(err, || {
-        bits_call(
-            m,
-            x,
-            missing,
-            n_rows,
-            n_cols,
-            out,
-            out_len,
-            2,
-            |t, x, mask, o| t.predict_proba_bits(x, mask, n_rows, o),
-        )
-    })
+    // SAFETY: the caller meets the header's contract for every pointer argument.
+    unsafe {
+        guard(err, || {
+            bits_call(
+                m,
+                x,
+                missing,
+                n_rows,
+                n_cols,
+                out,
+                out_len,
+                2,
+                |t, x, mask, o| t.predict_proba_bits(x, mask, n_rows, o),
+            )
+        })
+    }
 }
 
 /// The shared body of the CSR calls (checks in the order of [`bits_call`]); input-value
 /// errors name the feature.
+///
+/// # Safety
+/// The header's contract for a CSR call: `m` NULL or a live model; `row_offsets` readable for
+/// `n_rows + 1` values and `indices` for `n_indices`; `out` NULL or writable for `out_len`
+/// values, not aliasing the inputs.
 #[allow(clippy::too_many_arguments)]
-fn csr_call<O>(
+unsafe fn csr_call<O>(
     m: *const tt_model,
     row_offsets: *const usize,
     indices: *const u32,
@@ -124,8 +142,8 @@ fn csr_call<O>(
     per_row: usize,
     predict: impl FnOnce(Tree<'_>, &[usize], &[u32], &mut [O]) -> Result<()>,
 ) -> Result<()> {
-    let model = model_ref(m)?;
-    let os = output(out, out_len, n_rows, per_row)?;
+    // SAFETY: this function's contract.
+    let (model, os) = unsafe { (model_ref(m)?, output(out, out_len, n_rows, per_row)?) };
     if row_offsets.is_null() {
         return Err(null("row_offsets"));
     }
@@ -136,9 +154,13 @@ fn csr_call<O>(
     let n_off = n_rows
         .checked_add(1)
         .ok_or_else(|| Error::new(Status::Shape, format!("n_rows {n_rows} + 1 overflows")))?;
-    // The C contract gives n_rows + 1 readable offsets and n_indices readable indices.
-    let offs = input(row_offsets, n_off, "row_offsets")?;
-    let idx = input(indices, n_indices, "indices")?;
+    // SAFETY: this function's contract: n_rows + 1 readable offsets, n_indices indices.
+    let (offs, idx) = unsafe {
+        (
+            input(row_offsets, n_off, "row_offsets")?,
+            input(indices, n_indices, "indices")?,
+        )
+    };
     predict(model.tree(), offs, idx, os).map_err(|e| named(model, e))
 }
 
@@ -152,7 +174,7 @@ fn csr_call<O>(
 /// there is one); offsets past `n_indices` fail with `TT_ERR_LENGTH`.
 #[no_mangle]
 #[must_use]
-pub extern "C" fn tt_predict_csr(
+pub unsafe extern "C" fn tt_predict_csr(
     m: *const tt_model,
     row_offsets: *const usize,
     indices: *const u32,
@@ -163,26 +185,29 @@ pub extern "C" fn tt_predict_csr(
     out_len: usize,
     err: *mut tt_error,
 ) -> i32 {
-    guard(err, || {
-        csr_call(
-            m,
-            row_offsets,
-            indices,
-            n_indices,
-            n_rows,
-            n_cols,
-            out_labels,
-            out_len,
-            1,
-            |t, offs, idx, o| t.predict_csr(offs, idx, n_rows, o),
-        )
-    })
+    // SAFETY: the caller meets the header's contract for every pointer argument.
+    unsafe {
+        guard(err, || {
+            csr_call(
+                m,
+                row_offsets,
+                indices,
+                n_indices,
+                n_rows,
+                n_cols,
+                out_labels,
+                out_len,
+                1,
+                |t, offs, idx, o| t.predict_csr(offs, idx, n_rows, o),
+            )
+        })
+    }
 }
 
 /// `tt_predict_csr` returning class probabilities (`n_rows * 2` doubles, row-major).
 #[no_mangle]
 #[must_use]
-pub extern "C" fn tt_predict_proba_csr(
+pub unsafe extern "C" fn tt_predict_proba_csr(
     m: *const tt_model,
     row_offsets: *const usize,
     indices: *const u32,
@@ -193,20 +218,23 @@ pub extern "C" fn tt_predict_proba_csr(
     out_len: usize,
     err: *mut tt_error,
 ) -> i32 {
-    guard(err, || {
-        csr_call(
-            m,
-            row_offsets,
-            indices,
-            n_indices,
-            n_rows,
-            n_cols,
-            out,
-            out_len,
-            2,
-            |t, offs, idx, o| t.predict_proba_csr(offs, idx, n_rows, o),
-        )
-    })
+    // SAFETY: the caller meets the header's contract for every pointer argument.
+    unsafe {
+        guard(err, || {
+            csr_call(
+                m,
+                row_offsets,
+                indices,
+                n_indices,
+                n_rows,
+                n_cols,
+                out,
+                out_len,
+                2,
+                |t, offs, idx, o| t.predict_proba_csr(offs, idx, n_rows, o),
+            )
+        })
+    }
 }
 
 /// The traversal kernel chosen for this model from its shape at load time, as a static string:
@@ -214,13 +242,12 @@ pub extern "C" fn tt_predict_proba_csr(
 /// or "branchy" (deep chain-like trees such as one-hot sketch trees). Results never depend on
 /// it. NULL for NULL.
 #[no_mangle]
-pub extern "C" fn tt_model_kernel(m: *const tt_model) -> *const c_char {
-    catch_unwind(AssertUnwindSafe(|| match model_ref(m) {
-        Ok(model) => match model.tree().kernel() {
-            crate::traverse::Kernel::Branchy => c"branchy".as_ptr(),
-            crate::traverse::Kernel::BranchFree => c"branch-free".as_ptr(),
-        },
-        Err(_) => std::ptr::null(),
-    }))
-    .unwrap_or(std::ptr::null())
+pub unsafe extern "C" fn tt_model_kernel(m: *const tt_model) -> *const c_char {
+    // SAFETY: the caller meets the header's contract for `m`.
+    unsafe {
+        getter(m, std::ptr::null(), |model| match model.tree().kernel() {
+            Kernel::Branchy => c"branchy".as_ptr(),
+            Kernel::BranchFree => c"branch-free".as_ptr(),
+        })
+    }
 }
