@@ -404,6 +404,14 @@ def test_schema_errors_name_the_column_and_what_is_accepted(model, clean):
         ts.ArrowScorer(model, decimal.schema, input_cols=names)
     with pytest.raises(TypeError, match="input_cols must be a list of column names"):
         ts.ArrowScorer(model, batch.schema, input_cols=names[0])
+    with pytest.raises(TypeError, match="input_cols must be a list of column names"):
+        ts.score_batch(batch, model, input_cols=names[0])
+    # Messages name the Spark type when the schema records it (thetatree.spark.predict does).
+    tagged = batch.schema.set(
+        0, batch.schema.field(0).with_metadata({core.SPARK_TYPE_KEY: b"bigint"})
+    )
+    with pytest.raises(ValueError, match="features column 'id' has type bigint; expected a list"):
+        ts.ArrowScorer(model, tagged, features_col="id")
     with pytest.raises(TypeError, match="model must be a thetatree.Model"):
         ts.ArrowScorer(b"ttm", batch.schema)
     scorer = ts.ArrowScorer(model, batch.schema)

@@ -361,6 +361,16 @@ class _NamedColumns(_Reader):
         return f"column {self.names[feature]!r}"
 
 
+#: Field metadata key under which thetatree.spark.predict records a column's Spark type, so
+#: that messages name the type the user sees (bigint, not int64).
+SPARK_TYPE_KEY = b"thetatree.spark_type"
+
+
+def _type_text(field: pa.Field) -> str:
+    spark_type = (field.metadata or {}).get(SPARK_TYPE_KEY)
+    return spark_type.decode() if spark_type else str(field.type)
+
+
 def _text(v: Any) -> str:
     return "null" if v is None else str(v)
 
@@ -385,7 +395,7 @@ class ScoringParams:
     """The parameters of one scoring, as :func:`thetatree.spark.predict` takes them."""
 
     features_col: Optional[str] = None
-    input_cols: Optional[Tuple[str, ...]] = None
+    input_cols: Optional[Sequence[str]] = None  # stored as a tuple
     prediction_col: str = "prediction"
     probability_col: str = "probability"
     handle_invalid: str = "error"
@@ -499,7 +509,8 @@ class ArrowScorer:
 
     def _features_column(self, schema: pa.Schema, name: str) -> _Reader:
         index = self._column_index(schema, name, "features column")
-        t = schema.field(index).type
+        field = schema.field(index)
+        t = field.type
         nf = self.model.n_features_in_
         if _is_list(t) and _cell_type(t.value_type):
             return _ListColumn(index, name, nf)
@@ -507,7 +518,9 @@ class ArrowScorer:
             return _BinaryColumn(index, name, nf)
         if _is_vector(t):
             return _VectorColumn(index, name, nf)
-        raise ValueError(f"features column {name!r} has type {t}; expected {FEATURE_TYPES}")
+        raise ValueError(
+            f"features column {name!r} has type {_type_text(field)}; expected {FEATURE_TYPES}"
+        )
 
     def _named_columns(self, schema: pa.Schema, columns: Sequence[str]) -> _Reader:
         names = self._names
@@ -532,10 +545,13 @@ class ArrowScorer:
                     "features are matched to columns by name; see Model.feature_names_in_)"
                 )
             index = self._column_index(schema, c, "input column")
-            t = schema.field(index).type
-            if not _cell_type(t):
-                hint = " (cast it to double or int)" if pa.types.is_decimal(t) else ""
-                raise ValueError(f"input column {c!r} has type {t}{hint}; expected {_COLUMN_TYPES}")
+            field = schema.field(index)
+            if not _cell_type(field.type):
+                hint = " (cast it to double or int)" if pa.types.is_decimal(field.type) else ""
+                raise ValueError(
+                    f"input column {c!r} has type {_type_text(field)}{hint}; expected "
+                    + _COLUMN_TYPES
+                )
             index_of_feature[j] = index
         absent = [names[j] for j, i in enumerate(index_of_feature) if i < 0]
         if absent:
@@ -699,7 +715,7 @@ def score_batch(
     once)."""
     params = ScoringParams(
         features_col,
-        None if input_cols is None else tuple(input_cols),
+        input_cols,
         prediction_col,
         probability_col,
         handle_invalid,

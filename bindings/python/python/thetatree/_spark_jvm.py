@@ -213,6 +213,7 @@ class ThetaTreeModel(JavaModel, JavaMLReadable["ThetaTreeModel"], JavaMLWritable
     def getModelBytes(self) -> bytes:
         """The ``.ttm`` bytes (``thetatree.loads`` reads them)."""
         # Py4J hands a byte[] over as bytes (PySpark's _call_java would try to unpickle it).
+        assert self._java_obj is not None
         return bytes(self._java_obj.getModelBytes())
 
     @property

@@ -160,12 +160,29 @@ def _refuse_old_vectors(df: "DataFrame", column: str) -> None:
         )
 
 
+def _arrow_schema(df: "DataFrame") -> Any:
+    """The Arrow schema Spark sends ``df``'s rows in, each field tagged with its Spark type (so
+    that messages say ``bigint``, not ``int64``)."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    from ._spark_arrow import SPARK_TYPE_KEY
+
+    return pa.schema(
+        [
+            f.with_metadata({SPARK_TYPE_KEY: s.dataType.simpleString().encode()})
+            for f, s in zip(to_arrow_schema(df.schema), df.schema.fields)
+        ]
+    )
+
+
 def _output_fields(model: Model, params: "ScoringParams") -> List["StructField"]:
     """The Spark fields predict appends, with the JVM stage's ML attribute metadata."""
     from pyspark.sql.types import ArrayType, DoubleType, StructField
 
     keep = params.handle_invalid == "keep"
     fields = []
+    meta: Dict[str, Any]
     if params.prediction_col:
         meta = {"ml_attr": {"type": "nominal", "vals": list(model.class_labels)}}
         fields.append(StructField(params.prediction_col, DoubleType(), keep, meta))
@@ -215,13 +232,12 @@ def predict(
     """
     arrow = _require("_spark_arrow", "pyarrow", "predict")
     try:
-        from pyspark.sql.pandas.types import to_arrow_schema
         from pyspark.sql.types import StructType
     except ModuleNotFoundError as e:
         raise ImportError(f"thetatree.spark.predict needs pyspark: {_INSTALL['pyspark']}") from e
     params = arrow.ScoringParams(
         features_col,
-        None if input_cols is None else tuple(input_cols),
+        input_cols,
         prediction_col,
         probability_col,
         handle_invalid,
@@ -230,7 +246,7 @@ def predict(
     m, data = _model_and_bytes(model)
     if params.input_cols is None:
         _refuse_old_vectors(df, params.features_column)
-    scorer = arrow.ArrowScorer(m, to_arrow_schema(df.schema), params)
+    scorer = arrow.ArrowScorer(m, _arrow_schema(df), params)
     if not scorer.has_outputs:
         warnings.warn(
             "thetatree.spark.predict does nothing: prediction_col and probability_col are both "

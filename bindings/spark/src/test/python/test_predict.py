@@ -128,7 +128,7 @@ def test_input_is_checked_before_any_job(spark):
         (
             frames.arrays,
             {"features_col": "id"},
-            "features column 'id' has type int64; expected a list of",
+            "features column 'id' has type bigint; expected a list of",
         ),
         (
             frames.named,
