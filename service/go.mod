@@ -3,8 +3,10 @@ module github.com/thetatree/thetatree/service
 go 1.24
 
 require (
+	github.com/aws/aws-lambda-go v1.54.0
 	github.com/prometheus/client_golang v1.23.2
 	github.com/thetatree/thetatree/bindings/go v0.0.0
+	go.yaml.in/yaml/v2 v2.4.2
 )
 
 require (
@@ -16,7 +18,6 @@ require (
 	github.com/prometheus/client_model v0.6.2 // indirect
 	github.com/prometheus/common v0.66.1 // indirect
 	github.com/prometheus/procfs v0.16.1 // indirect
-	go.yaml.in/yaml/v2 v2.4.2 // indirect
 	golang.org/x/sys v0.35.0 // indirect
 	google.golang.org/protobuf v1.36.8 // indirect
 )

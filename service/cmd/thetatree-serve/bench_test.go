@@ -14,7 +14,7 @@ func BenchmarkPredictHandler(b *testing.B) {
 	dir := modelDir(b, map[string]string{"v1": exampleModel(b, "v1")})
 	cfg := testConfig(b, dir)
 	ta := newTestApp(b, cfg)
-	h := ta.handler()
+	h := ta.publicHandler()
 	rng := rand.New(rand.NewSource(1))
 	for _, n := range []int{1, 100} {
 		rows := make([][]int8, n)
@@ -30,6 +30,7 @@ func BenchmarkPredictHandler(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			for i := 0; i < b.N; i++ {
 				req := httptest.NewRequest(http.MethodPost, "/predict", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, req)
 				if w.Code != 200 {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	thetatree "github.com/thetatree/thetatree/bindings/go"
 )
 
 // differingRows returns rows on which the two example versions answer differently (labels or
@@ -83,12 +85,12 @@ func TestConcurrentRequestsDuringReloadsAndRollbacks(t *testing.T) {
 	rows, exp := differingRows(t, 24)
 	digests := map[string]string{}
 	for _, v := range []string{"v1", "v2"} {
-		s, err := ta.reg.load(v)
+		m, err := thetatree.Load(exampleModel(t, v), thetatree.WithCopy())
 		if err != nil {
 			t.Fatal(err)
 		}
-		digests[v] = s.digest
-		s.release()
+		digests[v] = m.DigestHex()
+		m.Close()
 	}
 	bodies := []string{featuresBody(rows, false), featuresBody(rows, true)}
 
@@ -144,12 +146,12 @@ func TestConcurrentRequestsDuringReloadsAndRollbacks(t *testing.T) {
 			func() bool { c, _ := ta.admin(t, "/admin/reload", `{"version":"v2"}`); return c == 200 },
 		}
 		for i := 0; time.Now().Before(deadline); i++ {
-			before := ta.reg.Current().version
+			before := ta.reg.Current().Version
 			if !ops[i%len(ops)]() {
 				t.Errorf("swap operation %d failed", i%len(ops))
 				return
 			}
-			if ta.reg.Current().version != before {
+			if ta.reg.Current().Version != before {
 				swaps.Add(1)
 			}
 			time.Sleep(time.Millisecond)
@@ -190,7 +192,7 @@ func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 	url := "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- ta.serve(ctx, ln) }()
+	go func() { served <- ta.serve(ctx, ln, nil) }()
 	waitReady(t, url)
 	model := ta.reg.Current()
 
@@ -206,6 +208,7 @@ func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 	go func() {
 		req, _ := http.NewRequest(http.MethodPost, url+"/predict", pr)
 		req.ContentLength = int64(len(body))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			done <- result{err: err}
@@ -281,7 +284,7 @@ func TestShutdownTimeout(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- ta.serve(ctx, ln) }()
+	go func() { served <- ta.serve(ctx, ln, nil) }()
 	url := "http://" + ln.Addr().String()
 	waitReady(t, url)
 	pr, pw := io.Pipe()
@@ -289,6 +292,7 @@ func TestShutdownTimeout(t *testing.T) {
 	go func() {
 		req, _ := http.NewRequest(http.MethodPost, url+"/predict", pr)
 		req.ContentLength = 1000
+		req.Header.Set("Content-Type", "application/json")
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
 		}

@@ -196,8 +196,9 @@ func testConfig(t testing.TB, dir string, extra ...string) *Config {
 
 type testApp struct {
 	*app
-	srv  *httptest.Server
-	logs *syncBuffer
+	srv      *httptest.Server // the public port
+	adminSrv *httptest.Server // the admin listener
+	logs     *syncBuffer
 }
 
 func newTestApp(t testing.TB, cfg *Config) *testApp {
@@ -208,12 +209,14 @@ func newTestApp(t testing.TB, cfg *Config) *testApp {
 	if err != nil {
 		t.Fatalf("newApp: %v\nlogs:\n%s", err, logs.String())
 	}
-	srv := httptest.NewServer(a.handler())
+	srv := httptest.NewServer(a.publicHandler())
+	adminSrv := httptest.NewServer(a.adminHandler())
 	t.Cleanup(func() {
 		srv.Close()
+		adminSrv.Close()
 		a.reg.Close()
 	})
-	return &testApp{app: a, srv: srv, logs: logs}
+	return &testApp{app: a, srv: srv, adminSrv: adminSrv, logs: logs}
 }
 
 type predictResponse struct {
@@ -273,7 +276,7 @@ func (ta *testApp) admin(t testing.TB, path, body string) (int, []byte) {
 	if body != "" {
 		r = strings.NewReader(body)
 	}
-	code, b, _ := do(t, ta.srv.Client(), http.MethodPost, ta.srv.URL+path, testToken, r)
+	code, b, _ := do(t, ta.adminSrv.Client(), http.MethodPost, ta.adminSrv.URL+path, testToken, r)
 	return code, b
 }
 

@@ -23,15 +23,47 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if serveBin.dir != "" {
+		os.RemoveAll(serveBin.dir)
+	}
+	os.Exit(code)
+}
+
+// serveBin is thetatree-serve built without the race detector, for the tests that measure
+// the process (its memory) or load it hard.
+var serveBin struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+	out  []byte
+}
+
+func serveBinary(t *testing.T) string {
+	t.Helper()
+	serveBin.once.Do(func() {
+		serveBin.dir, serveBin.err = os.MkdirTemp("", "thetatree-serve-test")
+		if serveBin.err != nil {
+			return
+		}
+		serveBin.path = filepath.Join(serveBin.dir, "thetatree-serve")
+		cmd := exec.Command("go", "build", "-o", serveBin.path, ".")
+		serveBin.out, serveBin.err = cmd.CombinedOutput()
+	})
+	if serveBin.err != nil {
+		t.Fatalf("go build: %v\n%s", serveBin.err, serveBin.out)
+	}
+	return serveBin.path
 }
 
 type serverProcess struct {
-	cmd  *exec.Cmd
-	addr string
-	mu   sync.Mutex
-	logs []string
-	done chan struct{}
+	cmd       *exec.Cmd
+	addr      string
+	adminAddr string
+	mu        sync.Mutex
+	logs      []string
+	done      chan struct{}
 }
 
 func (p *serverProcess) logText() string {
@@ -56,10 +88,17 @@ func (p *serverProcess) hasLine(parts ...string) bool {
 	return false
 }
 
+// startProcess runs the test binary as thetatree-serve.
 func startProcess(t *testing.T, env []string, args ...string) *serverProcess {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(append(os.Environ(), "TT_SERVE_AS_MAIN=1"), env...)
+	return startBinary(t, os.Args[0], append([]string{"TT_SERVE_AS_MAIN=1"}, env...), args...)
+}
+
+// startBinary runs bin with the environment plus env and waits until it listens.
+func startBinary(t *testing.T, bin string, env []string, args ...string) *serverProcess {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +119,9 @@ func startProcess(t *testing.T, env []string, args ...string) *serverProcess {
 			p.mu.Unlock()
 			var rec map[string]any
 			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "listening" {
+				p.mu.Lock()
+				p.adminAddr, _ = rec["admin_addr"].(string)
+				p.mu.Unlock()
 				addrc <- rec["addr"].(string)
 			}
 		}
@@ -117,7 +159,8 @@ func (p *serverProcess) wait(t *testing.T) int {
 // request and exits 0, and every log line is a JSON object.
 func TestProcessSignals(t *testing.T) {
 	dir := modelDir(t, map[string]string{"v1": exampleModel(t, "v1")})
-	p := startProcess(t, []string{"MODEL_DIR=" + dir, "PORT=0", "HOST=127.0.0.1", "DRAIN_DELAY=100ms"})
+	p := startProcess(t, []string{"MODEL_DIR=" + dir, "PORT=0", "HOST=127.0.0.1", "DRAIN_DELAY=100ms", "ADMIN_ADDR=127.0.0.1:0",
+		"ADMIN_TOKEN=" + testToken})
 	url := "http://" + p.addr
 	code, b, _ := do(t, nil, http.MethodPost, url+"/predict", "", strings.NewReader(`{"instances":[{"odor=n":1}]}`))
 	if code != 200 || !strings.Contains(string(b), `"model_version":"v1"`) {
@@ -131,6 +174,24 @@ func TestProcessSignals(t *testing.T) {
 	}
 	if code := run([]string{"healthcheck", "/nope"}, portEnv, io.Discard); code != 1 {
 		t.Fatalf("healthcheck of a 404: exit %d", code)
+	}
+	// The admin API answers on its own listener only, and through `thetatree-serve admin`.
+	if code, _, _ := do(t, nil, http.MethodPost, url+"/admin/reload", testToken, nil); code != 404 {
+		t.Fatalf("/admin/reload on the public port: %d", code)
+	}
+	adminEnv := func(k string) string {
+		return map[string]string{"ADMIN_ADDR": p.adminAddr, "ADMIN_TOKEN": testToken}[k]
+	}
+	var out bytes.Buffer
+	if code := adminCommand([]string{"reload"}, adminEnv, &out, io.Discard); code != 0 || !strings.Contains(out.String(), `"status":"unchanged"`) {
+		t.Fatalf("thetatree-serve admin reload: exit %d, %s", code, out.String())
+	}
+	out.Reset()
+	if code := adminCommand([]string{"reload", "v7"}, adminEnv, &out, io.Discard); code != 1 || !strings.Contains(out.String(), codeUnknownVersion) {
+		t.Fatalf("thetatree-serve admin reload v7: exit %d, %s", code, out.String())
+	}
+	if code := adminCommand([]string{"frobnicate"}, adminEnv, io.Discard, io.Discard); code != 2 {
+		t.Fatalf("unknown admin command: exit %d", code)
 	}
 
 	readyVersion := func() string {
@@ -165,6 +226,7 @@ func TestProcessSignals(t *testing.T) {
 	go func() {
 		req, _ := http.NewRequest(http.MethodPost, url+"/predict", pr)
 		req.ContentLength = int64(len(body))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			res <- -1
@@ -221,9 +283,9 @@ func TestRunExitCodes(t *testing.T) {
 // TestConfig: flags win over environment variables, which win over defaults.
 func TestConfig(t *testing.T) {
 	token := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(token, []byte("from-file\r\n"), 0o600)
+	os.WriteFile(token, []byte("from-file-0123456789\r\n"), 0o600)
 	env := map[string]string{
-		"MODEL_DIR": "/models", "PORT": "9000", "MODEL_KEY_FILE": "/keys/k", "ADMIN_TOKEN": "env-token",
+		"MODEL_DIR": "/models", "PORT": "9000", "MODEL_KEY_FILE": "/keys/k", "ADMIN_TOKEN": "env-token-0123456789",
 		"MAX_BODY_BYTES": "2048", "MAX_ROWS": "7", "MAX_JSON_DEPTH": "10", "UNKNOWN_FEATURES": "ignore",
 		"MODEL_VERSION": "v3", "KEEP_VERSIONS": "5", "MODEL_MMAP": "true", "SHUTDOWN_TIMEOUT": "3s",
 		"DRAIN_DELAY": "1s", "LOG_LEVEL": "debug", "ACCESS_LOG": "false", "HOST": "127.0.0.1",
@@ -233,14 +295,14 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ModelDir != "/models" || c.Port != 9000 || c.KeyFile != "/keys/k" || c.AdminToken != "env-token" ||
+	if c.ModelDir != "/models" || c.Port != 9000 || c.KeyFile != "/keys/k" || c.AdminToken != "env-token-0123456789" ||
 		c.MaxBodyBytes != 2048 || c.MaxRows != 7 || c.MaxJSONDepth != 10 || c.UnknownFeatures != "ignore" ||
 		c.PinVersion != "v3" || c.KeepVersions != 5 || !c.Mmap || c.ShutdownTimeout != 3*time.Second ||
 		c.DrainDelay != time.Second || c.LogLevel.String() != "DEBUG" || c.AccessLog || c.Addr() != "127.0.0.1:9000" {
 		t.Fatalf("from env: %+v", c)
 	}
 	c, err = parseConfig([]string{"-port", "9100", "-max-rows", "9", "-admin-token-file", token}, getenv, io.Discard)
-	if err != nil || c.Port != 9100 || c.MaxRows != 9 || c.AdminToken != "from-file" || c.ModelDir != "/models" {
+	if err != nil || c.Port != 9100 || c.MaxRows != 9 || c.AdminToken != "from-file-0123456789" || c.ModelDir != "/models" {
 		t.Fatalf("flags over env: %+v %v", c, err)
 	}
 	c, err = parseConfig([]string{"-model-dir", "d"}, noEnv, io.Discard)

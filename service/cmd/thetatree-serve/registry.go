@@ -1,20 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	thetatree "github.com/thetatree/thetatree/bindings/go"
+
+	"github.com/thetatree/thetatree/service/internal/modelfile"
+	"github.com/thetatree/thetatree/service/internal/predict"
 )
 
 // modelFileName is the file every version directory holds: <MODEL_DIR>/<version>/model.ttm.
@@ -26,27 +23,38 @@ const modelFileName = "model.ttm"
 // underlying thetatree.Model is closed when the count drops to zero, i.e. after the last
 // request that saw it has finished.
 type servedModel struct {
-	model           *thetatree.Model
-	version         string // the version directory's name: what the service reports
-	path            string
+	*predict.Model         // Version is the version directory's name: what the service reports
+	path            string // the model file
 	embeddedVersion string // the version string stored inside the .ttm
-	digest          string // SHA-256 of the model bytes (hex)
 	signed          bool   // the file carries a signature trailer
 	verified        bool   // ... and it was checked against the configured key
 	loadedAt        time.Time
-	nFeatures       int
-	featureNames    []string
-	featureIndex    map[string]int
-	classes         []string
 	metadata        json.RawMessage
-
-	// Pre-encoded JSON fragments for the response.
-	versionJSON []byte
-	digestJSON  []byte
 
 	refs   atomic.Int64
 	closed chan struct{} // closed once the model has been freed
 	live   *atomic.Int64 // the registry's count of models not yet freed
+}
+
+func newServedModel(lib *thetatree.Model, version, path string, verified bool) (*servedModel, error) {
+	pm, err := predict.NewModel(lib, version)
+	if err != nil {
+		return nil, err
+	}
+	s := &servedModel{
+		Model:           pm,
+		path:            path,
+		embeddedVersion: lib.Version(),
+		signed:          lib.IsSigned(),
+		verified:        verified,
+		loadedAt:        time.Now().UTC(),
+		closed:          make(chan struct{}),
+	}
+	if md := lib.MetadataJSON(); md != "" && json.Valid([]byte(md)) {
+		s.metadata = json.RawMessage(md)
+	}
+	s.refs.Store(1)
+	return s, nil
 }
 
 // acquire takes a reference unless the model has already been released for good.
@@ -66,7 +74,7 @@ func (s *servedModel) acquire() bool {
 func (s *servedModel) release() {
 	switch n := s.refs.Add(-1); {
 	case n == 0:
-		_ = s.model.Close()
+		_ = s.Lib.Close()
 		if s.live != nil {
 			s.live.Add(-1)
 		}
@@ -76,45 +84,82 @@ func (s *servedModel) release() {
 	}
 }
 
+func versionOf(s *servedModel) string {
+	if s == nil {
+		return ""
+	}
+	return s.Version
+}
+
 // Registry owns the model directory and the currently served version.
 //
 // Layout: <dir>/<version>/model.ttm. Names starting with "." are ignored, so a new version can
-// be staged as <dir>/.v7.tmp/model.ttm and published with one rename to <dir>/v7. A published
-// version directory is treated as immutable: the registry identifies versions by name.
+// be staged as <dir>/.v7.tmp/model.ttm and published with one rename to <dir>/v7. Published
+// versions are identified by name plus the file's identity (size, mtime, inode, digest).
 //
 // Selection (startup, SIGHUP, POST /admin/reload): the newest version (compareVersions order)
 // that loads and verifies, looking only at versions newer than the one being served; versions
-// that fail are refused (logged, counted) and the current model keeps serving. With a pinned
-// version only that version is considered. A version that was rolled back away from is skipped
-// by automatic selection until it is requested by name or the process restarts.
+// that fail are refused (logged, counted once) and the current model keeps serving. A pinned
+// version (MODEL_VERSION, or the last one loaded by name) is the only one considered until
+// unpinned. A version that was rolled back away from is skipped by automatic selection until
+// it is requested by name or the process restarts. A refused version is not retried until
+// its file (or the signing key) changes.
+//
+// Loads never block anything else: the file I/O and validation run in one loader goroutine,
+// outside the state lock and under a deadline (see loader.go). Requests, /v1/model, /ready,
+// rollback to a kept version and shutdown never wait for a load.
 type Registry struct {
-	dir     string
-	keyFile string // empty: signatures are not required
-	pin     string
-	useMmap bool
-	keep    int // previously served models kept loaded for instant rollback
+	dir           string
+	keyFile       string // empty: signatures are not required
+	useMmap       bool
+	keep          int // previously served models kept loaded for instant rollback
+	policy        modelfile.Policy
+	maxModelBytes int64
+	loadTimeout   time.Duration
 
 	log     *slog.Logger
 	metrics *Metrics
 
-	mu       sync.Mutex // serialises reload and rollback
-	cur      atomic.Pointer[servedModel]
-	history  []*servedModel // previously served, oldest first; each holds a registry reference
-	rejected map[string]bool
-	closed   bool
-	live     atomic.Int64 // models loaded and not yet freed (current, kept, and in use by requests)
+	loading  chan struct{} // one token, held while a loader goroutine runs
+	stopping chan struct{} // closed by Stop: load waiters give up
+
+	mu      sync.Mutex // guards the fields below; never held during I/O
+	cur     atomic.Pointer[servedModel]
+	history []*servedModel // previously served, oldest first; each holds a registry reference
+	pin     string
+	skipped map[string]bool     // rolled back away from: skipped by automatic selection
+	refused map[string]*refusal // versions refused, until their file or the key changes
+	gen     uint64              // bumped by every swap: a load started before a swap is stale
+	closed  bool
+	live    atomic.Int64 // models loaded and not yet freed (current, kept, and in use by requests)
+
+	stopOnce sync.Once
+
+	warnMu sync.Mutex
+	warned map[string]string // directory entries warned about (name -> reason), once each
+
+	// testHookLoad, when set, runs in the loader before each version is opened (tests use it
+	// to simulate a hung file system). Guarded by mu.
+	testHookLoad func(version string)
 }
 
 func NewRegistry(cfg *Config, log *slog.Logger, m *Metrics) *Registry {
 	return &Registry{
-		dir:      cfg.ModelDir,
-		keyFile:  cfg.KeyFile,
-		pin:      cfg.PinVersion,
-		useMmap:  cfg.Mmap,
-		keep:     cfg.KeepVersions,
-		log:      log,
-		metrics:  m,
-		rejected: map[string]bool{},
+		dir:           cfg.ModelDir,
+		keyFile:       cfg.KeyFile,
+		useMmap:       cfg.Mmap,
+		keep:          cfg.KeepVersions,
+		policy:        modelfile.Policy{Root: cfg.ModelDir, FollowExternal: cfg.FollowExternalSymlinks},
+		maxModelBytes: cfg.MaxModelBytes,
+		loadTimeout:   cfg.LoadTimeout,
+		log:           log,
+		metrics:       m,
+		loading:       make(chan struct{}, 1),
+		stopping:      make(chan struct{}),
+		pin:           cfg.PinVersion,
+		skipped:       map[string]bool{},
+		refused:       map[string]*refusal{},
+		warned:        map[string]string{},
 	}
 }
 
@@ -145,147 +190,62 @@ type loadFailure struct {
 	Error   string `json:"error"`
 }
 
-// ReloadResult is what a reload did; it is also the admin endpoint's answer.
+// ReloadResult is what a reload or rollback did; it is also the admin endpoints' answer.
 type ReloadResult struct {
-	Status   string        `json:"status"` // "loaded", "unchanged" or "refused"
-	Version  string        `json:"version,omitempty"`
-	Digest   string        `json:"digest,omitempty"`
-	Previous string        `json:"previous,omitempty"`
-	Refused  []loadFailure `json:"refused,omitempty"`
+	// loaded, unchanged, refused, rolled_back, busy, timeout or superseded
+	Status   string `json:"status"`
+	Version  string `json:"version,omitempty"`
+	Digest   string `json:"digest,omitempty"`
+	Previous string `json:"previous,omitempty"`
+	Pinned   string `json:"pinned,omitempty"`
+	// Refused are the versions this call tried and refused; Skipped were refused before and
+	// have not changed since, so they were not tried again.
+	Refused []loadFailure `json:"refused,omitempty"`
+	Skipped []loadFailure `json:"skipped,omitempty"`
 }
 
 var (
 	errNoVersions       = errors.New("no model versions found")
 	errNoPrevious       = errors.New("no previous version to roll back to")
 	errNoModel          = errors.New("no model is loaded")
-	errRegistryClosed   = errors.New("registry is closed")
+	errRegistryClosed   = errors.New("the registry is shutting down")
 	errUnknownVersion   = errors.New("no such version")
 	errInvalidVersionNm = errors.New("invalid version name")
+	errBusy             = errors.New("a model load is already running")
+	errLoadTimeout      = errors.New("the model load did not finish in time")
+	errSuperseded       = errors.New("the served version changed while loading (a rollback); not swapped")
 )
 
-// listVersions returns the valid version names found in the directory, newest first.
-func (r *Registry) listVersions() ([]string, error) {
-	ents, err := os.ReadDir(r.dir)
-	if err != nil {
-		return nil, err
+// Reload loads per the selection rules (requested == ""), or the named version, which it then
+// pins. See loader.go.
+func (r *Registry) Reload(requested string) (ReloadResult, error) {
+	if requested != "" {
+		return r.runJob(jobNamed, requested)
 	}
-	var out []string
-	for _, e := range ents {
-		name := e.Name()
-		if !validVersionName(name) {
-			continue
-		}
-		st, err := os.Stat(filepath.Join(r.dir, name)) // follows symlinks
-		if err != nil || !st.IsDir() {
-			continue
-		}
-		out = append(out, name)
-	}
-	sort.Slice(out, func(i, j int) bool { return versionLess(out[j], out[i]) })
-	return out, nil
+	return r.runJob(jobAuto, "")
 }
 
-// Reload picks and loads a version as described on Registry. requested, if not empty, names
-// the one version to load (it may be older than the current one, and may be a rejected one).
-func (r *Registry) Reload(requested string) (ReloadResult, error) {
+// Unpin drops the pin (MODEL_VERSION or a load by name) and reloads per the selection rules.
+func (r *Registry) Unpin() (ReloadResult, error) {
+	r.mu.Lock()
+	r.pin = ""
+	r.mu.Unlock()
+	return r.runJob(jobAuto, "")
+}
+
+// Pin is the pinned version ("" when selection is automatic).
+func (r *Registry) Pin() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
-		return ReloadResult{Status: "refused"}, errRegistryClosed
-	}
-	res, err := r.reloadLocked(requested)
-	switch {
-	case err != nil || res.Status == "refused":
-		r.metrics.reloads.WithLabelValues("failure").Inc()
-	case res.Status == "loaded":
-		r.metrics.reloads.WithLabelValues("success").Inc()
-	default:
-		r.metrics.reloads.WithLabelValues("unchanged").Inc()
-	}
-	return res, err
-}
-
-func (r *Registry) reloadLocked(requested string) (ReloadResult, error) {
-	cur := r.cur.Load()
-	res := ReloadResult{Status: "unchanged"}
-	if cur != nil {
-		res.Version, res.Digest = cur.version, cur.digest
-	}
-	if requested != "" && !validVersionName(requested) {
-		return res, fmt.Errorf("%w: %q", errInvalidVersionNm, requested)
-	}
-	versions, err := r.listVersions()
-	if err != nil {
-		return res, fmt.Errorf("listing %s: %w", r.dir, err)
-	}
-	var candidates []string
-	switch {
-	case requested != "":
-		if !contains(versions, requested) {
-			return res, fmt.Errorf("%w: %q in %s", errUnknownVersion, requested, r.dir)
-		}
-		if cur != nil && cur.version == requested {
-			return res, nil
-		}
-		candidates = []string{requested}
-	case r.pin != "":
-		if cur != nil && cur.version == r.pin {
-			return res, nil
-		}
-		if r.rejected[r.pin] {
-			return res, nil // rolled back away from the pinned version: stay
-		}
-		if !contains(versions, r.pin) {
-			return res, fmt.Errorf("%w: pinned version %q not in %s", errUnknownVersion, r.pin, r.dir)
-		}
-		candidates = []string{r.pin}
-	default:
-		for _, v := range versions {
-			if cur != nil && !versionLess(cur.version, v) {
-				break // not newer than what is served
-			}
-			if r.rejected[v] {
-				continue
-			}
-			candidates = append(candidates, v)
-		}
-		if len(candidates) == 0 {
-			if cur == nil {
-				return res, fmt.Errorf("%w in %s", errNoVersions, r.dir)
-			}
-			return res, nil
-		}
-	}
-	for _, v := range candidates {
-		s, err := r.load(v)
-		if err != nil {
-			f := loadFailure{Version: v, Reason: failureReason(err), Error: err.Error()}
-			res.Refused = append(res.Refused, f)
-			r.metrics.loadFailures.WithLabelValues(f.Reason).Inc()
-			r.log.Error("model version refused", "version", v, "reason", f.Reason, "error", err.Error(),
-				"serving", res.Version)
-			continue
-		}
-		delete(r.rejected, v)
-		prev := r.swapLocked(s, true)
-		res.Status, res.Version, res.Digest = "loaded", s.version, s.digest
-		if prev != nil {
-			res.Previous = prev.version
-		}
-		return res, nil
-	}
-	res.Status = "refused"
-	if cur == nil {
-		return res, fmt.Errorf("no loadable model version in %s (%d refused)", r.dir, len(res.Refused))
-	}
-	return res, nil
+	return r.pin
 }
 
 // swapLocked makes s current. The previous model is kept for rollback (keepPrev) or released.
 func (r *Registry) swapLocked(s *servedModel, keepPrev bool) *servedModel {
 	prev := r.cur.Swap(s)
+	r.gen++
 	r.metrics.setModel(s)
-	r.log.Info("model version serving", "version", s.version, "digest", s.digest,
+	r.log.Info("model version serving", "version", s.Version, "digest", s.Digest,
 		"embedded_version", s.embeddedVersion, "signed", s.signed, "verified", s.verified,
 		"previous", versionOf(prev))
 	if prev != nil {
@@ -302,69 +262,61 @@ func (r *Registry) swapLocked(s *servedModel, keepPrev bool) *servedModel {
 	return prev
 }
 
-// Rollback returns to the previously served version (kept loaded, so this is a pointer swap),
-// or, when none is kept, to the newest valid version on disk older than the current one. The
-// version rolled back from is rejected for automatic selection.
+// Rollback returns to the previously served version (kept loaded, so this is a pointer swap
+// that never waits for a load), or, when none is kept, loads the newest valid version on disk
+// older than the current one. The version rolled back from is skipped by automatic
+// selection; a pin moves to the version rolled back to.
 func (r *Registry) Rollback() (ReloadResult, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	res, err := r.rollbackLocked()
-	if err != nil {
+	res, err, needLoad := r.rollbackToKept()
+	if needLoad {
+		res, err = r.runJob(jobRollback, "")
+	}
+	if err != nil || res.Status != "rolled_back" {
 		r.metrics.rollbacks.WithLabelValues("failure").Inc()
+		if err == nil {
+			err = errNoPrevious
+		}
 	} else {
 		r.metrics.rollbacks.WithLabelValues("success").Inc()
 	}
 	return res, err
 }
 
-func (r *Registry) rollbackLocked() (ReloadResult, error) {
-	if r.closed {
-		return ReloadResult{Status: "refused"}, errRegistryClosed
+func (r *Registry) rollbackToKept() (res ReloadResult, err error, needLoad bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.stopped() {
+		return ReloadResult{Status: "refused"}, errRegistryClosed, false
 	}
 	cur := r.cur.Load()
 	if cur == nil {
-		return ReloadResult{Status: "refused"}, errNoModel
+		return ReloadResult{Status: "refused"}, errNoModel, false
 	}
-	res := ReloadResult{Status: "refused", Version: cur.version, Digest: cur.digest}
 	var target *servedModel
 	for len(r.history) > 0 && target == nil {
 		h := r.history[len(r.history)-1]
 		r.history = r.history[:len(r.history)-1]
-		if h.version == cur.version {
+		if h.Version == cur.Version {
 			h.release() // same name reloaded by request: not a real previous version
 			continue
 		}
 		target = h
 	}
 	if target == nil {
-		versions, err := r.listVersions()
-		if err != nil {
-			return res, fmt.Errorf("listing %s: %w", r.dir, err)
-		}
-		for _, v := range versions {
-			if !versionLess(v, cur.version) || r.rejected[v] {
-				continue
-			}
-			s, err := r.load(v)
-			if err != nil {
-				f := loadFailure{Version: v, Reason: failureReason(err), Error: err.Error()}
-				res.Refused = append(res.Refused, f)
-				r.metrics.loadFailures.WithLabelValues(f.Reason).Inc()
-				r.log.Error("model version refused", "version", v, "reason", f.Reason, "error", err.Error())
-				continue
-			}
-			target = s
-			break
-		}
+		return ReloadResult{}, nil, true
 	}
-	if target == nil {
-		return res, errNoPrevious
-	}
-	r.rejected[cur.version] = true
+	r.finishRollbackLocked(cur.Version, target)
 	r.swapLocked(target, false)
-	r.log.Warn("rolled back", "from", cur.version, "to", target.version)
-	res.Status, res.Version, res.Digest, res.Previous = "rolled_back", target.version, target.digest, cur.version
-	return res, nil
+	return ReloadResult{Status: "rolled_back", Version: target.Version, Digest: target.Digest,
+		Previous: cur.Version, Pinned: r.pin}, nil, false
+}
+
+func (r *Registry) finishRollbackLocked(from string, to *servedModel) {
+	r.skipped[from] = true
+	if r.pin != "" {
+		r.pin = to.Version
+	}
+	r.log.Warn("rolled back", "from", from, "to", to.Version)
 }
 
 // History lists the versions kept loaded for rollback, most recent first.
@@ -373,13 +325,30 @@ func (r *Registry) History() []string {
 	defer r.mu.Unlock()
 	out := make([]string, 0, len(r.history))
 	for i := len(r.history) - 1; i >= 0; i-- {
-		out = append(out, r.history[i].version)
+		out = append(out, r.history[i].Version)
 	}
 	return out
 }
 
+func (r *Registry) stopped() bool {
+	select {
+	case <-r.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop makes callers waiting for a load return, and refuses new loads and rollbacks; the
+// current model keeps serving until Close.
+func (r *Registry) Stop() {
+	r.stopOnce.Do(func() { close(r.stopping) })
+}
+
 // Close releases the registry's references; each model is freed once its last request ends.
+// It never waits for a load: a loader still running discards what it loads.
 func (r *Registry) Close() {
+	r.Stop()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -394,138 +363,4 @@ func (r *Registry) Close() {
 	}
 	r.history = nil
 	r.metrics.setModel(nil)
-}
-
-// load opens and verifies one version and prepares everything the request path needs.
-func (r *Registry) load(version string) (*servedModel, error) {
-	path := filepath.Join(r.dir, version, modelFileName)
-	var opts []thetatree.Option
-	if !r.useMmap {
-		opts = append(opts, thetatree.WithCopy())
-	}
-	if r.keyFile != "" {
-		key, err := readKeyFile(r.keyFile)
-		if err != nil {
-			return nil, &keyFileError{err}
-		}
-		opts = append(opts, thetatree.WithKey(key))
-	}
-	m, err := thetatree.Load(path, opts...)
-	if err != nil {
-		return nil, err
-	}
-	s, err := newServedModel(m, version, path, r.keyFile != "")
-	if err != nil {
-		_ = m.Close()
-		return nil, err
-	}
-	s.live = &r.live
-	r.live.Add(1)
-	return s, nil
-}
-
-func newServedModel(m *thetatree.Model, version, path string, verified bool) (*servedModel, error) {
-	s := &servedModel{
-		model:           m,
-		version:         version,
-		path:            path,
-		embeddedVersion: m.Version(),
-		digest:          m.DigestHex(),
-		signed:          m.IsSigned(),
-		verified:        verified,
-		loadedAt:        time.Now().UTC(),
-		nFeatures:       m.NFeatures(),
-		featureNames:    m.FeatureNames(),
-		classes:         m.ClassLabels(),
-		closed:          make(chan struct{}),
-	}
-	if s.nFeatures <= 0 || len(s.featureNames) != s.nFeatures {
-		return nil, fmt.Errorf("model reports %d features but %d names", s.nFeatures, len(s.featureNames))
-	}
-	s.featureIndex = make(map[string]int, s.nFeatures)
-	for i, n := range s.featureNames {
-		s.featureIndex[n] = i
-	}
-	if md := m.MetadataJSON(); md != "" && json.Valid([]byte(md)) {
-		s.metadata = json.RawMessage(md)
-	}
-	s.versionJSON, _ = json.Marshal(version)
-	s.digestJSON, _ = json.Marshal(s.digest)
-	// Smoke test before the model may serve: one all-missing row through both calls.
-	row := make([]int8, s.nFeatures)
-	for i := range row {
-		row[i] = -1
-	}
-	labels := make([]int32, 1)
-	proba := make([]float64, 2)
-	if err := m.PredictInto(row, 1, labels); err != nil {
-		return nil, fmt.Errorf("smoke prediction failed: %w", err)
-	}
-	if err := m.PredictProbaInto(row, 1, proba); err != nil {
-		return nil, fmt.Errorf("smoke prediction failed: %w", err)
-	}
-	s.refs.Store(1)
-	return s, nil
-}
-
-type keyFileError struct{ err error }
-
-func (e *keyFileError) Error() string { return "signature key: " + e.err.Error() }
-func (e *keyFileError) Unwrap() error { return e.err }
-
-// readKeyFile returns the key file's bytes with trailing '\n'/'\r' removed (as the thetatree
-// CLI does).
-func readKeyFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	b = bytes.TrimRight(b, "\r\n")
-	if len(b) == 0 {
-		return nil, fmt.Errorf("key file %s is empty", path)
-	}
-	return b, nil
-}
-
-// failureReason maps a load error to a short, bounded label value for metrics and answers.
-func failureReason(err error) string {
-	var kfe *keyFileError
-	switch {
-	case errors.As(err, &kfe):
-		return "key_file"
-	case errors.Is(err, thetatree.ErrUnsigned):
-		return "unsigned"
-	case errors.Is(err, thetatree.ErrKeyMismatch):
-		return "key_mismatch"
-	case errors.Is(err, thetatree.ErrBadSignature):
-		return "bad_signature"
-	case errors.Is(err, os.ErrNotExist):
-		return "missing_file"
-	}
-	var te *thetatree.Error
-	if errors.As(err, &te) {
-		return codeName(te)
-	}
-	return "invalid"
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-func versionOf(s *servedModel) string {
-	if s == nil {
-		return ""
-	}
-	return s.version
-}
-
-// codeName is a short lower-case name for a library error code: TT_ERR_CHECKSUM -> checksum.
-func codeName(te *thetatree.Error) string {
-	return strings.ToLower(strings.TrimPrefix(te.Code.String(), "TT_ERR_"))
 }

@@ -4,26 +4,22 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	thetatree "github.com/thetatree/thetatree/bindings/go"
+	"github.com/thetatree/thetatree/service/internal/predict"
 )
 
 // app is one service instance: configuration, registry, metrics and HTTP handlers.
@@ -32,32 +28,42 @@ type app struct {
 	log       *slog.Logger
 	metrics   *Metrics
 	reg       *Registry
-	lim       parseLimits
+	lim       predict.Limits
 	tokenHash [32]byte
 	started   time.Time
 
 	shuttingDown atomic.Bool
 	reqSeq       atomic.Uint64
 	reqPrefix    string
-	pool         sync.Pool // *predictState
+	pool         sync.Pool // *predict.Buffers
+
+	budget     budget       // request bytes in flight (MAX_INFLIGHT_BYTES)
+	concurrent atomic.Int64 // /predict and /feedback requests being served
+	auth       *authLimiter
+	feedback   *feedbackState
+	serverLogs logLimiter // errors answered for net/http itself (bad request lines, ...)
 }
 
 // newApp builds the service and loads the initial model (the newest valid version, or the
 // pinned one). It fails when no version can be served.
 func newApp(cfg *Config, log *slog.Logger) (*app, error) {
 	a := &app{
-		cfg:     cfg,
-		log:     log,
-		metrics: NewMetrics(),
-		lim: parseLimits{maxRows: cfg.MaxRows, maxDepth: cfg.MaxJSONDepth,
-			ignoreUnknown: cfg.UnknownFeatures == "ignore"},
-		started: time.Now(),
+		cfg:        cfg,
+		log:        log,
+		metrics:    NewMetrics(),
+		lim:        cfg.limits(),
+		started:    time.Now(),
+		budget:     budget{limit: cfg.MaxInflightBytes},
+		auth:       newAuthLimiter(authBurst, authRefill),
+		serverLogs: logLimiter{perSecond: 10},
 	}
+	a.feedback = newFeedbackState(cfg.FeedbackWindow, cfg.FeedbackMemoryRows, a.metrics)
+	a.metrics.observeLimits(a)
 	a.tokenHash = sha256.Sum256([]byte(cfg.AdminToken))
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	a.reqPrefix = hex.EncodeToString(rnd[:])
-	a.pool.New = func() any { return new(predictState) }
+	a.pool.New = func() any { return new(predict.Buffers) }
 	a.reg = NewRegistry(cfg, log, a.metrics)
 	res, err := a.reg.Reload("")
 	if err != nil || a.reg.Current() == nil {
@@ -70,26 +76,57 @@ func newApp(cfg *Config, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// handler is the HTTP routing table.
-func (a *app) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/predict", a.route("predict", http.MethodPost, a.handlePredict))
-	mux.Handle("/health", a.route("health", http.MethodGet, a.handleHealth))
-	mux.Handle("/healthz", a.route("health", http.MethodGet, a.handleHealth))
-	mux.Handle("/ready", a.route("ready", http.MethodGet, a.handleReady))
-	mux.Handle("/readyz", a.route("ready", http.MethodGet, a.handleReady))
-	mux.Handle("/v1/model", a.route("model", http.MethodGet, a.handleModel))
-	mux.Handle("/admin/reload", a.route("admin_reload", http.MethodPost, a.admin(a.handleReload)))
-	mux.Handle("/admin/rollback", a.route("admin_rollback", http.MethodPost, a.admin(a.handleRollback)))
+// routes is an exact-path router: no path cleaning, so "//predict" is a JSON 404 rather
+// than net/http's 307 redirect.
+type routes map[string]http.Handler
+
+func (rt routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := rt[r.URL.Path]; ok {
+		h.ServeHTTP(w, r)
+		return
+	}
+	rt[""].ServeHTTP(w, r)
+}
+
+// publicHandler serves the prediction API, probes and metrics.
+func (a *app) publicHandler() http.Handler {
 	metrics := promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{})
-	mux.Handle("/metrics", a.route("metrics", http.MethodGet, func(w *respWriter, r *http.Request) {
-		metrics.ServeHTTP(w, r)
-	}))
-	mux.Handle("/", a.route("not_found", "", func(w *respWriter, r *http.Request) {
-		a.writeError(w, &apiError{Status: http.StatusNotFound, Code: codeNotFound,
-			Message: fmt.Sprintf("no such endpoint: %s", truncate(r.URL.Path, 200))})
-	}))
-	return mux
+	rt := routes{
+		"/predict":  a.route("predict", http.MethodPost, a.handlePredict),
+		"/feedback": a.route("feedback", http.MethodPost, a.handleFeedback),
+		"/health":   a.route("health", http.MethodGet, a.handleHealth),
+		"/healthz":  a.route("health", http.MethodGet, a.handleHealth),
+		"/ready":    a.route("ready", http.MethodGet, a.handleReady),
+		"/readyz":   a.route("ready", http.MethodGet, a.handleReady),
+		"/v1/model": a.route("model", http.MethodGet, a.handleModel),
+		"/metrics": a.route("metrics", http.MethodGet, func(w *respWriter, r *http.Request) {
+			metrics.ServeHTTP(w, r)
+		}),
+		"": a.route("not_found", "", a.handleNotFound),
+	}
+	for _, p := range adminPaths {
+		rt[p] = a.route("not_found", "", func(w *respWriter, r *http.Request) {
+			a.writeError(w, predict.Errorf(http.StatusNotFound, predict.CodeNotFound,
+				"%s is served on the admin listener (ADMIN_ADDR), not on this port", r.URL.Path))
+		})
+	}
+	return rt
+}
+
+// adminHandler serves /admin/* on the admin listener.
+func (a *app) adminHandler() http.Handler {
+	return routes{
+		"/admin/reload":   a.route("admin_reload", http.MethodPost, a.admin(a.handleReload)),
+		"/admin/rollback": a.route("admin_rollback", http.MethodPost, a.admin(a.handleRollback)),
+		"/admin/unpin":    a.route("admin_unpin", http.MethodPost, a.admin(a.handleUnpin)),
+		"":                a.route("not_found", "", a.handleNotFound),
+	}
+}
+
+var adminPaths = []string{"/admin/reload", "/admin/rollback", "/admin/unpin"}
+
+func (a *app) handleNotFound(w *respWriter, r *http.Request) {
+	a.writeError(w, predict.NotFound(r.URL.Path))
 }
 
 // respWriter records what the access log and the metrics need.
@@ -99,6 +136,8 @@ type respWriter struct {
 	rows    int
 	version string
 	errCode string
+	shape   *[2]int // rows x columns of a parsed /predict or /feedback body
+	cause   error   // of a 5xx
 }
 
 func (w *respWriter) WriteHeader(code int) {
@@ -117,26 +156,39 @@ func (w *respWriter) Write(b []byte) (int, error) {
 
 func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// route wraps a handler with the method check, metrics, request id, panic guard and access log.
+// route wraps a handler with the method check, metrics, request id, read deadline, drain
+// behaviour, panic guard and access log.
 func (a *app) route(name, method string, h func(*respWriter, *http.Request)) http.Handler {
 	latency := a.metrics.latency.WithLabelValues(name)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		a.metrics.inflight.Inc()
+		if c, ok := r.Context().Value(connKey{}).(*guardedConn); ok {
+			c.enterHandler()
+			defer c.leaveHandler()
+		}
 		w := &respWriter{ResponseWriter: rw}
 		id := requestID(r.Header.Get("X-Request-Id"))
 		if id == "" {
 			id = a.reqPrefix + "-" + strconv.FormatUint(a.reqSeq.Add(1), 36)
 		}
 		w.Header().Set("X-Request-Id", id)
+		if a.shuttingDown.Load() {
+			// Draining: answer, then close, so keep-alive clients reconnect (elsewhere)
+			// instead of racing the listener's close with their next request.
+			w.Header().Set("Connection", "close")
+		}
+		// Bounds the time to receive the body (slow clients hold memory); bodyRead lifts it.
+		if r.ContentLength != 0 {
+			_ = http.NewResponseController(rw).SetReadDeadline(start.Add(a.cfg.BodyReadTimeout))
+		}
 		defer func() {
 			p := recover()
 			if p != nil && p != http.ErrAbortHandler {
 				a.log.Error("panic in handler", "handler", name, "request_id", id, "panic", fmt.Sprint(p),
 					"stack", string(debug.Stack()))
 				if w.status == 0 {
-					a.writeError(w, &apiError{Status: http.StatusInternalServerError, Code: codeInternal,
-						Message: "internal error"})
+					a.writeError(w, predict.Errorf(http.StatusInternalServerError, predict.CodeInternal, "internal error"))
 				}
 			}
 			a.metrics.inflight.Dec()
@@ -146,26 +198,10 @@ func (a *app) route(name, method string, h func(*respWriter, *http.Request)) htt
 			d := time.Since(start)
 			latency.Observe(d.Seconds())
 			a.metrics.requests.WithLabelValues(name, strconv.Itoa(w.status)).Inc()
-			if w.status >= 500 || a.cfg.AccessLog {
-				level := slog.LevelInfo
-				if w.status >= 500 {
-					level = slog.LevelError
-				}
-				attrs := []slog.Attr{
-					slog.String("request_id", id), slog.String("method", r.Method),
-					slog.String("path", truncate(r.URL.Path, 200)), slog.Int("status", w.status),
-					slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.String("remote", r.RemoteAddr),
-				}
-				if w.rows > 0 {
-					attrs = append(attrs, slog.Int("rows", w.rows))
-				}
-				if w.version != "" {
-					attrs = append(attrs, slog.String("model_version", w.version))
-				}
-				if w.errCode != "" {
-					attrs = append(attrs, slog.String("error", w.errCode))
-				}
-				a.log.LogAttrs(r.Context(), level, "request", attrs...)
+			// 5xx are always logged, except 503s (capacity sheds, a draining /ready: counted in
+			// the metrics; logging each would add work exactly when there is too much).
+			if (w.status >= 500 && w.status != http.StatusServiceUnavailable) || a.cfg.AccessLog {
+				a.logRequest(r, w, id, d)
 			}
 			if p == http.ErrAbortHandler {
 				panic(p) // net/http's way to abort a response: let it through
@@ -173,12 +209,51 @@ func (a *app) route(name, method string, h func(*respWriter, *http.Request)) htt
 		}()
 		if method != "" && r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
 			w.Header().Set("Allow", method)
-			a.writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Code: codeMethod,
-				Message: fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, method)})
+			a.writeError(w, predict.MethodNotAllowed(r.Method, r.URL.Path, method))
 			return
 		}
 		h(w, r)
 	})
+}
+
+// bodyRead lifts the body deadline once the body is in: a handler that then waits (for a
+// load) must not have net/http's background read time out and cancel the request.
+func bodyRead(w *respWriter) {
+	_ = http.NewResponseController(w.ResponseWriter).SetReadDeadline(time.Time{})
+}
+
+// logRequest is the access log line, with the deployment guide's structured fields for
+// predictions: request_id, model_version, input_shape, latency_seconds, predictions_count.
+func (a *app) logRequest(r *http.Request, w *respWriter, id string, d time.Duration) {
+	level := slog.LevelInfo
+	if w.status >= 500 && w.status != http.StatusServiceUnavailable {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", id), slog.String("method", r.Method),
+		slog.String("path", predict.Truncate(r.URL.Path, 200)), slog.Int("status", w.status),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.Float64("latency_seconds", d.Seconds()),
+		slog.String("remote", r.RemoteAddr),
+	}
+	if w.version != "" {
+		attrs = append(attrs, slog.String("model_version", w.version))
+	}
+	if w.shape != nil {
+		attrs = append(attrs, slog.Any("input_shape", w.shape[:]))
+	}
+	if w.rows > 0 {
+		attrs = append(attrs, slog.Int("rows", w.rows))
+		if w.status == http.StatusOK {
+			attrs = append(attrs, slog.Int("predictions_count", w.rows))
+		}
+	}
+	if w.errCode != "" {
+		attrs = append(attrs, slog.String("error", w.errCode))
+	}
+	if w.cause != nil {
+		attrs = append(attrs, slog.String("cause", w.cause.Error()))
+	}
+	a.log.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
 // requestID accepts a caller's X-Request-Id if it is short and printable.
@@ -194,398 +269,87 @@ func requestID(s string) string {
 	return s
 }
 
-func (a *app) writeError(w *respWriter, e *apiError) {
+func (a *app) writeError(w *respWriter, e *predict.Error) {
 	w.errCode = e.Code
-	body, _ := json.Marshal(struct {
-		Error *apiError `json:"error"`
-	}{e})
-	a.writeJSONBytes(w, e.Status, append(body, '\n'))
+	if e.Cause != nil {
+		w.cause = e.Cause
+	}
+	writeJSONBytes(w, e.Status, e.Body())
 }
 
 func (a *app) writeJSON(w *respWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		a.writeError(w, &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: "encoding the answer failed"})
+		a.writeError(w, &predict.Error{Status: http.StatusInternalServerError, Code: predict.CodeInternal,
+			Message: "encoding the answer failed", Cause: err})
 		return
 	}
-	a.writeJSONBytes(w, status, append(body, '\n'))
+	writeJSONBytes(w, status, append(body, '\n'))
 }
 
-func (a *app) writeJSONBytes(w *respWriter, status int, body []byte) {
+// Header values shared by every JSON answer (net/http only reads them; a later Add would
+// copy, since each slice is full).
+var (
+	headerJSON    = []string{"application/json"}
+	headerNoStore = []string{"no-store"}
+	headerNoSniff = []string{"nosniff"}
+)
+
+func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = headerJSON
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Cache-Control"] = headerNoStore
+	h["X-Content-Type-Options"] = headerNoSniff
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 
-// predictState holds the reusable buffers of one /predict request.
-type predictState struct {
-	body   []byte
-	x      []int8
-	seen   []uint32
-	labels []int32
-	proba  []float64
-	out    []byte
-	parser predictParser
-}
-
-const maxPooledBytes = 8 << 20 // larger buffers are dropped rather than kept in the pool
-
-func (a *app) putState(st *predictState) {
-	if cap(st.body) > maxPooledBytes || cap(st.x) > maxPooledBytes || cap(st.out) > maxPooledBytes ||
-		cap(st.proba) > maxPooledBytes/8 {
-		return
-	}
-	st.parser = predictParser{}
-	a.pool.Put(st)
-}
-
-func (a *app) handlePredict(w *respWriter, r *http.Request) {
-	if a.shuttingDown.Load() {
-		// Still served (the listener drains), but tell clients to reconnect elsewhere.
-		w.Header().Set("Connection", "close")
-	}
-	if r.ContentLength > a.cfg.MaxBodyBytes {
-		a.rejectInput(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeBodyTooLarge,
-			Message: fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, a.cfg.MaxBodyBytes)})
-		return
-	}
-	st := a.pool.Get().(*predictState)
-	defer a.putState(st)
-	body, err := readBody(http.MaxBytesReader(w.ResponseWriter, r.Body, a.cfg.MaxBodyBytes), st.body[:0])
-	st.body = body
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			a.rejectInput(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: codeBodyTooLarge,
-				Message: fmt.Sprintf("request body exceeds the limit of %d bytes", a.cfg.MaxBodyBytes)})
-			return
-		}
-		a.rejectInput(w, &apiError{Status: http.StatusBadRequest, Code: codeInvalidJSON,
-			Message: "could not read the request body: " + err.Error()})
-		return
-	}
-
-	// From here on the request uses exactly one model version, whatever reloads happen.
-	s := a.reg.Acquire()
-	if s == nil {
-		a.writeError(w, &apiError{Status: http.StatusServiceUnavailable, Code: codeNoModel, Message: "no model is loaded"})
-		return
-	}
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			s.release()
-		}
-	}
-	defer release()
-	w.version = s.version
-
-	p := &st.parser
-	p.reset(body, s, a.lim, st.x, st.seen)
-	perr := p.parse()
-	st.x, st.seen = p.x, p.seen
-	if perr != nil {
-		a.rejectInput(w, perr)
-		return
-	}
-	n := p.rows
-	w.rows = n
-	if cap(st.labels) < n {
-		st.labels = make([]int32, n)
-	}
-	if cap(st.proba) < 2*n {
-		st.proba = make([]float64, 2*n)
-	}
-	labels, proba := st.labels[:n], st.proba[:2*n]
-	if n > 0 {
-		if err := s.model.PredictInto(p.x, n, labels); err != nil {
-			a.predictError(w, err)
-			return
-		}
-		if err := s.model.PredictProbaInto(p.x, n, proba); err != nil {
-			a.predictError(w, err)
-			return
-		}
-	}
-	out := appendPrediction(st.out[:0], labels, proba, s)
-	st.out = out
-	release() // the answer is encoded: the model may go
-	a.metrics.rows.Add(float64(n))
-	a.metrics.rowsPerReq.Observe(float64(n))
-	a.writeJSONBytes(w, http.StatusOK, out)
-}
-
-// predictError maps a library error during prediction. Input is validated before the call, so
-// an input error here is still the client's (400 naming row and column); anything else is ours.
-func (a *app) predictError(w *respWriter, err error) {
-	var te *thetatree.Error
-	if errors.As(err, &te) && (errors.Is(err, thetatree.ErrInputValue) || errors.Is(err, thetatree.ErrShape)) {
-		e := &apiError{Status: http.StatusBadRequest, Code: codeBadValue, Message: te.Message}
-		if errors.Is(err, thetatree.ErrShape) {
-			e.Code = codeWrongWidth
-		}
-		if te.Row >= 0 {
-			e.Row = intp(int(te.Row))
-		}
-		if te.Column >= 0 {
-			e.Column = intp(int(te.Column))
-		}
-		a.rejectInput(w, e)
-		return
-	}
-	a.log.Error("prediction failed", "error", err.Error())
-	a.writeError(w, &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: "prediction failed"})
-}
-
-func (a *app) rejectInput(w *respWriter, e *apiError) {
-	a.metrics.inputErrors.WithLabelValues(e.Code).Inc()
-	a.writeError(w, e)
-}
-
-// readBody reads r to the end into buf (reused when large enough).
-func readBody(r io.Reader, buf []byte) ([]byte, error) {
-	if cap(buf) < 4096 {
-		buf = make([]byte, 0, 4096)
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
+func (a *app) newServer(h http.Handler, ctx context.Context) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		// No whole-request ReadTimeout: route sets BODY_READ_TIMEOUT per request.
+		WriteTimeout:   60 * time.Second,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnState:      connState,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if gc, ok := c.(*guardedConn); ok {
+				return context.WithValue(ctx, connKey{}, gc)
+			}
+			return ctx
+		},
 	}
 }
 
-// appendPrediction encodes the /predict answer. Probabilities are written as the shortest
-// decimal that parses back to the same float64 (strconv 'f'/'e' with precision -1, as
-// encoding/json does), so clients get the library's values bit for bit; integral values keep
-// a ".0" so they stay floats in dynamically typed clients.
-func appendPrediction(b []byte, labels []int32, proba []float64, s *servedModel) []byte {
-	b = append(b, `{"predictions":[`...)
-	for i, l := range labels {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, int64(l), 10)
+// serve runs the public server on ln (and the admin server on adminLn, if not nil) until ctx
+// is cancelled, then shuts down gracefully: /ready turns 503 and every answer carries
+// Connection: close for DRAIN_DELAY, then the listeners close, in-flight requests finish (up
+// to SHUTDOWN_TIMEOUT, whatever a model load is doing), and the models are released.
+func (a *app) serve(ctx context.Context, ln, adminLn net.Listener) error {
+	servers := []*http.Server{a.newServer(a.publicHandler(), ctx)}
+	listeners := []*guardedListener{a.guard(ln, a.cfg.MaxConnections)}
+	if adminLn != nil {
+		servers = append(servers, a.newServer(a.adminHandler(), ctx))
+		listeners = append(listeners, a.guard(adminLn, maxAdminConnections))
 	}
-	b = append(b, `],"probabilities":[`...)
-	for i := 0; i < len(labels); i++ {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '[')
-		b = appendFloat(b, proba[2*i])
-		b = append(b, ',')
-		b = appendFloat(b, proba[2*i+1])
-		b = append(b, ']')
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
 	}
-	b = append(b, `],"model_version":`...)
-	b = append(b, s.versionJSON...)
-	b = append(b, `,"model_digest":`...)
-	b = append(b, s.digestJSON...)
-	return append(b, "}\n"...)
-}
-
-func appendFloat(b []byte, f float64) []byte {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return append(b, "null"...) // cannot happen: the library validates probabilities
+	attrs := []any{"addr", ln.Addr().String(), "model_version", versionOf(a.reg.Current())}
+	if adminLn != nil {
+		attrs = append(attrs, "admin_addr", adminLn.Addr().String())
 	}
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	start := len(b)
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// 1e-07 -> 1e-7, as encoding/json writes it.
-		n := len(b)
-		if n-start >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-		return b
-	}
-	for _, c := range b[start:] {
-		if c == '.' {
-			return b
-		}
-	}
-	return append(b, ".0"...)
-}
-
-func (a *app) handleHealth(w *respWriter, r *http.Request) {
-	a.writeJSONBytes(w, http.StatusOK, []byte(`{"status":"ok"}`+"\n"))
-}
-
-func (a *app) handleReady(w *respWriter, r *http.Request) {
-	if a.shuttingDown.Load() {
-		a.writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting_down"})
-		return
-	}
-	s := a.reg.Current()
-	if s == nil {
-		a.writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "no_model"})
-		return
-	}
-	a.writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "model_version": s.version,
-		"model_digest": s.digest, "verified": s.verified})
-}
-
-// modelInfo is GET /v1/model.
-type modelInfo struct {
-	Version         string          `json:"version"`
-	EmbeddedVersion string          `json:"embedded_version"`
-	Digest          string          `json:"digest"`
-	Signed          bool            `json:"signed"`
-	Verified        bool            `json:"verified"`
-	LoadedAt        time.Time       `json:"loaded_at"`
-	NFeatures       int             `json:"n_features"`
-	Features        []string        `json:"features"`
-	Classes         []string        `json:"classes"`
-	Metadata        json.RawMessage `json:"metadata,omitempty"`
-	Pinned          string          `json:"pinned_version,omitempty"`
-	RollbackTargets []string        `json:"rollback_versions"`
-	Input           string          `json:"input"`
-	LibraryVersion  string          `json:"library_version"`
-}
-
-func (a *app) handleModel(w *respWriter, r *http.Request) {
-	s := a.reg.Current()
-	if s == nil {
-		a.writeError(w, &apiError{Status: http.StatusServiceUnavailable, Code: codeNoModel, Message: "no model is loaded"})
-		return
-	}
-	a.writeJSON(w, http.StatusOK, modelInfo{
-		Version: s.version, EmbeddedVersion: s.embeddedVersion, Digest: s.digest, Signed: s.signed,
-		Verified: s.verified, LoadedAt: s.loadedAt, NFeatures: s.nFeatures, Features: s.featureNames,
-		Classes: s.classes, Metadata: s.metadata, Pinned: a.cfg.PinVersion, RollbackTargets: a.reg.History(),
-		LibraryVersion: thetatree.LibraryVersion(),
-		Input:          "values 0 (absent), 1 (present), -1 or null (missing); \"features\" rows in this feature order, or \"instances\" objects by feature name (absent names = 0)",
-	})
-}
-
-// admin guards the admin endpoints with the bearer token (constant-time comparison).
-func (a *app) admin(h func(*respWriter, *http.Request)) func(*respWriter, *http.Request) {
-	return func(w *respWriter, r *http.Request) {
-		if a.cfg.AdminToken == "" {
-			a.writeError(w, &apiError{Status: http.StatusForbidden, Code: codeAdminDisabled,
-				Message: "the admin API is disabled: set ADMIN_TOKEN (or send SIGHUP to reload)"})
-			return
-		}
-		auth := r.Header.Get("Authorization")
-		const prefix = "Bearer "
-		ok := len(auth) > len(prefix) && strings.EqualFold(auth[:len(prefix)], prefix)
-		if ok {
-			got := sha256.Sum256([]byte(auth[len(prefix):]))
-			ok = subtle.ConstantTimeCompare(got[:], a.tokenHash[:]) == 1
-		}
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="thetatree-serve admin"`)
-			a.writeError(w, &apiError{Status: http.StatusUnauthorized, Code: codeUnauthorized,
-				Message: "missing or wrong bearer token"})
-			return
-		}
-		h(w, r)
-	}
-}
-
-type adminAnswer struct {
-	Error *apiError `json:"error,omitempty"`
-	ReloadResult
-}
-
-func (a *app) handleReload(w *respWriter, r *http.Request) {
-	var req struct {
-		Version string `json:"version"`
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w.ResponseWriter, r.Body, 4096))
-	if err != nil {
-		a.writeError(w, &apiError{Status: http.StatusBadRequest, Code: codeInvalidJSON, Message: "could not read the body: " + err.Error()})
-		return
-	}
-	if len(strings.TrimSpace(string(body))) > 0 {
-		dec := json.NewDecoder(strings.NewReader(string(body)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			a.writeError(w, &apiError{Status: http.StatusBadRequest, Code: codeInvalidJSON,
-				Message: `body must be empty or {"version": "<name>"}: ` + err.Error()})
-			return
-		}
-	}
-	res, err := a.reg.Reload(req.Version)
-	a.log.Info("reload requested", "source", "admin", "requested", req.Version, "status", res.Status,
-		"version", res.Version, "refused", len(res.Refused), "error", errString(err))
-	switch {
-	case errors.Is(err, errUnknownVersion):
-		a.writeJSON(w, http.StatusNotFound, adminAnswer{&apiError{Code: codeReloadRefused, Message: err.Error()}, res})
-	case errors.Is(err, errInvalidVersionNm):
-		a.writeJSON(w, http.StatusBadRequest, adminAnswer{&apiError{Code: codeReloadRefused, Message: err.Error()}, res})
-	case err != nil:
-		a.writeJSON(w, http.StatusConflict, adminAnswer{&apiError{Code: codeReloadRefused, Message: err.Error()}, res})
-	case res.Status == "refused":
-		a.writeJSON(w, http.StatusConflict, adminAnswer{&apiError{Code: codeReloadRefused,
-			Message: fmt.Sprintf("new version refused; still serving %s", res.Version)}, res})
-	default:
-		a.writeJSON(w, http.StatusOK, adminAnswer{nil, res})
-	}
-}
-
-func (a *app) handleRollback(w *respWriter, r *http.Request) {
-	res, err := a.reg.Rollback()
-	a.log.Info("rollback requested", "source", "admin", "status", res.Status, "version", res.Version,
-		"error", errString(err))
-	if err != nil {
-		a.writeJSON(w, http.StatusConflict, adminAnswer{&apiError{Code: codeRollbackRefused, Message: err.Error()}, res})
-		return
-	}
-	a.writeJSON(w, http.StatusOK, adminAnswer{nil, res})
-}
-
-// reloadFromSignal is what SIGHUP does.
-func (a *app) reloadFromSignal() {
-	res, err := a.reg.Reload("")
-	a.log.Info("reload requested", "source", "sighup", "status", res.Status, "version", res.Version,
-		"refused", len(res.Refused), "error", errString(err))
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
-// serve runs the HTTP server on ln until ctx is cancelled, then shuts down gracefully: /ready
-// turns 503, after DrainDelay the listener closes, in-flight requests finish (up to
-// ShutdownTimeout), and the models are released.
-func (a *app) serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           a.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	a.log.Info("listening", "addr", ln.Addr().String(), "model_version", versionOf(a.reg.Current()))
+	a.log.Info("listening", attrs...)
 	select {
 	case err := <-errc:
+		for _, srv := range servers {
+			_ = srv.Close()
+		}
 		a.reg.Close()
 		return err
 	case <-ctx.Done():
@@ -597,13 +361,42 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
-	if err != nil {
-		a.log.Error("shutdown timed out; closing remaining connections", "error", err.Error())
-		_ = srv.Close()
+	a.reg.Stop() // admin requests waiting for a load answer now; no new load starts
+	deadline, _ := sctx.Deadline()
+	for _, l := range listeners {
+		_ = l.Close() // no new connections; Serve returns
 	}
-	<-errc
-	a.reg.Close()
+	for _, l := range listeners {
+		l.waitNewConns(deadline)
+	}
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// net.ErrClosed: the listener closed above; Shutdown has still waited for the
+			// connections.
+			if errs[i] = srv.Shutdown(sctx); errors.Is(errs[i], net.ErrClosed) {
+				errs[i] = nil
+			}
+			if errs[i] != nil {
+				_ = srv.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	a.reg.Close() // models are freed after their last request
+	err := errors.Join(errs...)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = context.DeadlineExceeded
+	}
+	if err != nil {
+		a.log.Error("shutdown timed out; closed the remaining connections", "error", err.Error())
+	}
+	for range servers {
+		<-errc // net.ErrClosed: the listeners were closed above
+	}
 	a.log.Info("stopped")
 	return err
 }

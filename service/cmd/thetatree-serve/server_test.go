@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/thetatree/thetatree/service/internal/predict"
 )
 
 // TestPredictMatchesLibraryBitForBit: by-column and by-name requests give the library's
@@ -25,7 +27,7 @@ func TestPredictMatchesLibraryBitForBit(t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
 	rows := make([][]int8, 300)
 	for i := range rows {
-		rows[i] = make([]int8, s.nFeatures)
+		rows[i] = make([]int8, s.NFeatures)
 		for j := range rows[i] {
 			rows[i][j] = int8(rng.Intn(3) - 1)
 		}
@@ -33,7 +35,7 @@ func TestPredictMatchesLibraryBitForBit(t *testing.T) {
 	wantL, wantP := libraryPredict(t, exampleModel(t, "v1"), rows)
 	check := func(name string, got predictResponse) {
 		t.Helper()
-		if got.ModelVersion != "v1" || got.ModelDigest != s.digest {
+		if got.ModelVersion != "v1" || got.ModelDigest != s.Digest {
 			t.Fatalf("%s: version %q digest %q", name, got.ModelVersion, got.ModelDigest)
 		}
 		if len(got.Predictions) != len(rows) || len(got.Probabilities) != len(rows) {
@@ -69,7 +71,7 @@ func TestPredictMatchesLibraryBitForBit(t *testing.T) {
 			}
 			first = false
 			val := map[int8]string{0: "0", 1: "1", -1: "null"}[v]
-			b.WriteString(strconv.Quote(s.featureNames[j]) + ":" + val)
+			b.WriteString(strconv.Quote(s.FeatureNames[j]) + ":" + val)
 		}
 		b.WriteByte('}')
 	}
@@ -91,7 +93,7 @@ func TestPredictGoldenParity(t *testing.T) {
 		if len(rows) != len(golden) {
 			t.Fatalf("%s: %d rows, golden %d", tc.input, len(rows), len(golden))
 		}
-		if got := ta.reg.Current().featureNames; strings.Join(header[1:], ",") != strings.Join(got, ",") {
+		if got := ta.reg.Current().FeatureNames; strings.Join(header[1:], ",") != strings.Join(got, ",") {
 			t.Fatalf("%s: columns differ from the model's features", tc.input)
 		}
 		const batch = 2000
@@ -159,12 +161,14 @@ func TestEndpoints(t *testing.T) {
 	dir := modelDir(t, map[string]string{"v1": exampleModel(t, "v1"), "v2": exampleModel(t, "v2")})
 	ta := newTestApp(t, testConfig(t, dir))
 	cur := ta.reg.Current()
-	if cur.version != "v2" {
-		t.Fatalf("serving %s, want the newest (v2)", cur.version)
+	if cur.Version != "v2" {
+		t.Fatalf("serving %s, want the newest (v2)", cur.Version)
 	}
 
 	code, b := ta.get(t, "/health")
-	if code != 200 || !strings.Contains(string(b), `"ok"`) {
+	var health map[string]any
+	if code != 200 || json.Unmarshal(b, &health) != nil || health["status"] != "healthy" || health["model_loaded"] != true ||
+		health["model_version"] != "v2" {
 		t.Fatalf("/health: %d %s", code, b)
 	}
 	code, b = ta.get(t, "/ready")
@@ -178,8 +182,8 @@ func TestEndpoints(t *testing.T) {
 	if code != 200 || json.Unmarshal(b, &info) != nil {
 		t.Fatalf("/v1/model: %d %s", code, b)
 	}
-	if info.Version != "v2" || info.EmbeddedVersion != "mushroom_entropy_d8_lgk14" || info.Digest != cur.digest ||
-		len(info.Digest) != 64 || info.NFeatures != 117 || len(info.Features) != 117 || info.Features[0] != cur.featureNames[0] ||
+	if info.Version != "v2" || info.EmbeddedVersion != "mushroom_entropy_d8_lgk14" || info.Digest != cur.Digest ||
+		len(info.Digest) != 64 || info.NFeatures != 117 || len(info.Features) != 117 || info.Features[0] != cur.FeatureNames[0] ||
 		fmt.Sprint(info.Classes) != "[poisonous edible]" || info.LoadedAt.IsZero() || time.Since(info.LoadedAt) > time.Minute ||
 		info.Signed || info.Verified || len(info.Metadata) == 0 || info.LibraryVersion == "" {
 		t.Fatalf("/v1/model: %+v", info)
@@ -192,7 +196,7 @@ func TestEndpoints(t *testing.T) {
 		t.Fatalf("/metrics: %d", code)
 	}
 	for _, want := range []string{
-		`thetatree_model_info{digest="` + cur.digest + `",embedded_version="mushroom_entropy_d8_lgk14",signed="false",verified="false",version="v2"} 1`,
+		`thetatree_model_info{digest="` + cur.Digest + `",embedded_version="mushroom_entropy_d8_lgk14",signed="false",verified="false",version="v2"} 1`,
 		`thetatree_http_requests_total{code="200",handler="predict"} 1`,
 		`thetatree_http_requests_total{code="400",handler="predict"} 1`,
 		`thetatree_http_requests_total{code="200",handler="ready"} 1`,
@@ -215,17 +219,23 @@ func TestEndpoints(t *testing.T) {
 		status       int
 		code         string
 	}{
-		{http.MethodGet, "/predict", 405, codeMethod},
-		{http.MethodPut, "/predict", 405, codeMethod},
-		{http.MethodPost, "/health", 405, codeMethod},
-		{http.MethodGet, "/admin/reload", 405, codeMethod},
-		{http.MethodGet, "/nope", 404, codeNotFound},
-		{http.MethodGet, "/", 404, codeNotFound},
+		{http.MethodGet, "/predict", 405, predict.CodeMethod},
+		{http.MethodPut, "/predict", 405, predict.CodeMethod},
+		{http.MethodPost, "/health", 405, predict.CodeMethod},
+		{http.MethodPost, "/admin/reload", 404, predict.CodeNotFound}, // admin is on its own listener
+		{http.MethodGet, "//predict", 404, predict.CodeNotFound},      // no 307 to /predict
+		{http.MethodPost, "/predict/", 404, predict.CodeNotFound},
+		{http.MethodGet, "/nope", 404, predict.CodeNotFound},
+		{http.MethodGet, "/", 404, predict.CodeNotFound},
 	} {
 		code, b, h := do(t, ta.srv.Client(), c.method, ta.srv.URL+c.path, "", nil)
 		if code != c.status || decodeError(t, b).Error.Code != c.code || !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
 			t.Errorf("%s %s: %d %s", c.method, c.path, code, b)
 		}
+	}
+	code, b, _ = do(t, ta.adminSrv.Client(), http.MethodGet, ta.adminSrv.URL+"/admin/reload", "", nil)
+	if code != 405 || decodeError(t, b).Error.Code != predict.CodeMethod {
+		t.Errorf("GET /admin/reload on the admin listener: %d %s", code, b)
 	}
 	code, _, h := do(t, ta.srv.Client(), http.MethodHead, ta.srv.URL+"/health", "", nil)
 	if code != 200 || h.Get("X-Request-Id") == "" {
@@ -233,18 +243,42 @@ func TestEndpoints(t *testing.T) {
 	}
 }
 
-// TestAdminAuth: admin endpoints need the bearer token, and are off without one.
+// TestAdminAuth: admin endpoints need the bearer token and are off without one; failed
+// tokens are rate-limited per client (429 + Retry-After, even for the right token) and every
+// failure is logged although the access log is off.
 func TestAdminAuth(t *testing.T) {
 	dir := modelDir(t, map[string]string{"v1": exampleModel(t, "v1")})
-	ta := newTestApp(t, testConfig(t, dir))
-	for _, path := range []string{"/admin/reload", "/admin/rollback"} {
-		for _, tok := range []string{"", "wrong", testToken + "x", strings.ToUpper(testToken)} {
-			code, b, h := do(t, ta.srv.Client(), http.MethodPost, ta.srv.URL+path, tok, nil)
-			if code != 401 || decodeError(t, b).Error.Code != codeUnauthorized || h.Get("WWW-Authenticate") == "" {
-				t.Errorf("%s with token %q: %d %s", path, tok, code, b)
-			}
+	ta := newTestApp(t, testConfig(t, dir)) // -access-log=false
+	tokens := []string{"", "wrong", testToken + "x", strings.ToUpper(testToken), "Bearer"}
+	for i, tok := range tokens {
+		path := []string{"/admin/reload", "/admin/rollback", "/admin/unpin"}[i%3]
+		code, b, h := do(t, ta.adminSrv.Client(), http.MethodPost, ta.adminSrv.URL+path, tok, nil)
+		if code != 401 || decodeError(t, b).Error.Code != codeUnauthorized || h.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s with token %q: %d %s", path, tok, code, b)
 		}
 	}
+	for _, tok := range []string{"guess", testToken} {
+		code, b, h := do(t, ta.adminSrv.Client(), http.MethodPost, ta.adminSrv.URL+"/admin/reload", tok, nil)
+		if code != 429 || decodeError(t, b).Error.Code != codeAuthLimited || h.Get("Retry-After") == "" {
+			t.Errorf("attempt past the burst with token %q: %d %s (Retry-After %q)", tok, code, b, h.Get("Retry-After"))
+		}
+	}
+	logs := ta.logs.String()
+	if n := strings.Count(logs, `"msg":"admin authentication failed"`); n != len(tokens) {
+		t.Errorf("%d failed tokens logged, want %d:\n%s", n, len(tokens), logs)
+	}
+	if n := strings.Count(logs, `"msg":"admin authentication rate limited"`); n != 1 {
+		t.Errorf("rate limiting logged %d times, want once", n)
+	}
+	_, m := ta.get(t, "/metrics")
+	for _, want := range []string{`thetatree_admin_auth_failures_total{result="wrong_token"} 4`,
+		`thetatree_admin_auth_failures_total{result="missing_token"} 1`, `thetatree_admin_auth_failures_total{result="rate_limited"} 2`} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	ta.auth = newAuthLimiter(authBurst, authRefill) // as after the refill time
 	code, b := ta.admin(t, "/admin/reload", "")
 	if code != 200 || !strings.Contains(string(b), `"status":"unchanged"`) {
 		t.Fatalf("authorised reload: %d %s", code, b)
@@ -257,7 +291,7 @@ func TestAdminAuth(t *testing.T) {
 	cfg := testConfig(t, dir)
 	cfg.AdminToken = ""
 	off := newTestApp(t, cfg)
-	code, b, _ = do(t, off.srv.Client(), http.MethodPost, off.srv.URL+"/admin/rollback", "", nil)
+	code, b, _ = do(t, off.adminSrv.Client(), http.MethodPost, off.adminSrv.URL+"/admin/rollback", "", nil)
 	if code != 403 || decodeError(t, b).Error.Code != codeAdminDisabled {
 		t.Fatalf("admin without a configured token: %d %s", code, b)
 	}
@@ -270,7 +304,7 @@ func TestReloadNewVersionAndRefuseBadOnes(t *testing.T) {
 	ta := newTestApp(t, testConfig(t, dir))
 	publishVersion(t, dir, "v2", exampleModel(t, "v2"))
 	code, b := ta.admin(t, "/admin/reload", "")
-	if code != 200 || !strings.Contains(string(b), `"status":"loaded"`) || ta.reg.Current().version != "v2" {
+	if code != 200 || !strings.Contains(string(b), `"status":"loaded"`) || ta.reg.Current().Version != "v2" {
 		t.Fatalf("reload: %d %s", code, b)
 	}
 	if got := decodePredict(t, mustOK(t, ta, `{"instances":[{}]}`)).ModelVersion; got != "v2" {
@@ -281,7 +315,7 @@ func TestReloadNewVersionAndRefuseBadOnes(t *testing.T) {
 		{"v3", "checksum"},
 		{"v4", "truncated"},
 		{"v5", "bad_magic"},
-		{"v6", "io"}, // no model.ttm in the directory
+		{"v6", "missing_file"}, // no model.ttm in the directory
 	} {
 		switch bad.version {
 		case "v3":
@@ -304,12 +338,15 @@ func TestReloadNewVersionAndRefuseBadOnes(t *testing.T) {
 			ans.Error == nil || ans.Error.Code != codeReloadRefused {
 			t.Fatalf("reload with bad %s: %d %s", bad.version, code, b)
 		}
-		// The newest bad version is listed first; earlier bad ones are still refused.
-		if len(ans.Refused) == 0 || ans.Refused[0].Version != bad.version || ans.Refused[0].Reason != bad.reason {
+		// Only the new bad version is tried; the earlier ones are unchanged, so skipped.
+		if len(ans.Refused) != 1 || ans.Refused[0].Version != bad.version || ans.Refused[0].Reason != bad.reason {
 			t.Fatalf("reload with bad %s: refused %+v", bad.version, ans.Refused)
 		}
-		if ta.reg.Current().version != "v2" {
-			t.Fatalf("serving %s after a refused reload", ta.reg.Current().version)
+		if len(ans.Skipped) != int(bad.version[1]-'3') { // v3: none, v4: v3, ...
+			t.Fatalf("reload with bad %s: skipped %+v", bad.version, ans.Skipped)
+		}
+		if ta.reg.Current().Version != "v2" {
+			t.Fatalf("serving %s after a refused reload", ta.reg.Current().Version)
 		}
 		if got := decodePredict(t, mustOK(t, ta, `{"instances":[{}]}`)).ModelVersion; got != "v2" {
 			t.Fatalf("answer from %s", got)
@@ -320,8 +357,9 @@ func TestReloadNewVersionAndRefuseBadOnes(t *testing.T) {
 	}
 	_, m := ta.get(t, "/metrics")
 	for _, want := range []string{
-		`thetatree_model_load_failures_total{reason="checksum"} 4`, // v3 is retried by each later reload
-		`thetatree_model_load_failures_total{reason="bad_magic"} 2`,
+		`thetatree_model_load_failures_total{reason="checksum"} 1`, // each refused once, never retried
+		`thetatree_model_load_failures_total{reason="bad_magic"} 1`,
+		`thetatree_model_load_failures_total{reason="missing_file"} 1`,
 		`thetatree_model_reloads_total{result="failure"} 4`,
 		`thetatree_model_reloads_total{result="success"} 2`,
 		`version="v2"} 1`,
@@ -333,7 +371,7 @@ func TestReloadNewVersionAndRefuseBadOnes(t *testing.T) {
 	// A good newer version beyond the bad ones is taken.
 	publishVersion(t, dir, "v10", exampleModel(t, "v1"))
 	code, b = ta.admin(t, "/admin/reload", "")
-	if code != 200 || ta.reg.Current().version != "v10" {
+	if code != 200 || ta.reg.Current().Version != "v10" {
 		t.Fatalf("reload to v10: %d %s", code, b)
 	}
 	// Hidden (staging) directories are never considered.
@@ -370,7 +408,7 @@ func TestSignedModels(t *testing.T) {
 		code, b := ta.admin(t, "/admin/reload", "")
 		var ans adminAnswer
 		json.Unmarshal(b, &ans)
-		if code != 409 || len(ans.Refused) == 0 || ans.Refused[0].Reason != c.reason || ta.reg.Current().version != "v1" {
+		if code != 409 || len(ans.Refused) == 0 || ans.Refused[0].Reason != c.reason || ta.reg.Current().Version != "v1" {
 			t.Fatalf("%s (%s): %d %s", c.version, c.reason, code, b)
 		}
 		if got := decodePredict(t, mustOK(t, ta, `{"instances":[{}]}`)).ModelVersion; got != "v1" {
@@ -384,7 +422,7 @@ func TestSignedModels(t *testing.T) {
 		}
 	}
 	publishVersion(t, dir, "v5", signedCopy(t, exampleModel(t, "v2"), key))
-	if code, b := ta.admin(t, "/admin/reload", ""); code != 200 || ta.reg.Current().version != "v5" {
+	if code, b := ta.admin(t, "/admin/reload", ""); code != 200 || ta.reg.Current().Version != "v5" {
 		t.Fatalf("signed v5: %d %s", code, b)
 	}
 
@@ -392,7 +430,7 @@ func TestSignedModels(t *testing.T) {
 	publishVersion(t, dir, "v6", signedCopy(t, exampleModel(t, "v1"), key))
 	os.Rename(key, key+".moved")
 	code, b := ta.admin(t, "/admin/reload", "")
-	if code != 409 || !strings.Contains(string(b), `"reason":"key_file"`) || ta.reg.Current().version != "v5" {
+	if code != 409 || !strings.Contains(string(b), `"reason":"key_file"`) || ta.reg.Current().Version != "v5" {
 		t.Fatalf("reload without the key file: %d %s", code, b)
 	}
 	os.Rename(key+".moved", key)
@@ -410,7 +448,7 @@ func TestStartupPicksNewestValid(t *testing.T) {
 		"v1": exampleModel(t, "v1"), "v9": exampleModel(t, "v2"), "v10": corruptCopy(t, exampleModel(t, "v2")),
 	})
 	ta := newTestApp(t, testConfig(t, dir))
-	if v := ta.reg.Current().version; v != "v9" {
+	if v := ta.reg.Current().Version; v != "v9" {
 		t.Fatalf("serving %s, want v9 (v10 is corrupt)", v)
 	}
 	if _, err := newApp(testConfig(t, t.TempDir()), ta.log); err == nil {
@@ -439,16 +477,16 @@ func TestRollback(t *testing.T) {
 	if code != 200 || !strings.Contains(string(b), `"status":"rolled_back","version":"v1"`) || !strings.Contains(string(b), `"previous":"v2"`) {
 		t.Fatalf("rollback: %d %s", code, b)
 	}
-	v1Digest = ta.reg.Current().digest
+	v1Digest = ta.reg.Current().Digest
 	got := decodePredict(t, mustOK(t, ta, `{"instances":[{}]}`))
 	if got.ModelVersion != "v1" || got.ModelDigest != v1Digest {
 		t.Fatalf("after rollback: %+v", got)
 	}
 	// SIGHUP/automatic reload stays on v1; naming v2 explicitly brings it back.
-	if res, err := ta.reg.Reload(""); err != nil || res.Status != "unchanged" || ta.reg.Current().version != "v1" {
+	if res, err := ta.reg.Reload(""); err != nil || res.Status != "unchanged" || ta.reg.Current().Version != "v1" {
 		t.Fatalf("automatic reload after rollback: %+v %v", res, err)
 	}
-	if code, b := ta.admin(t, "/admin/reload", `{"version":"v2"}`); code != 200 || ta.reg.Current().version != "v2" {
+	if code, b := ta.admin(t, "/admin/reload", `{"version":"v2"}`); code != 200 || ta.reg.Current().Version != "v2" {
 		t.Fatalf("explicit reload of v2: %d %s", code, b)
 	}
 	if code, b := ta.admin(t, "/admin/reload", `{"version":"nope"}`); code != 404 {
@@ -468,11 +506,11 @@ func TestRollback(t *testing.T) {
 	tb := newTestApp(t, testConfig(t, dir2, "-keep-versions", "0"))
 	publishVersion(t, dir2, "v0", exampleModel(t, "v2"))
 	for _, want := range []string{"v2", "v1", "v0"} {
-		if code, b := tb.admin(t, "/admin/rollback", ""); code != 200 || tb.reg.Current().version != want {
+		if code, b := tb.admin(t, "/admin/rollback", ""); code != 200 || tb.reg.Current().Version != want {
 			t.Fatalf("rollback to %s: %d %s", want, code, b)
 		}
 	}
-	if code, _ := tb.admin(t, "/admin/rollback", ""); code != 409 || tb.reg.Current().version != "v0" {
+	if code, _ := tb.admin(t, "/admin/rollback", ""); code != 409 || tb.reg.Current().Version != "v0" {
 		t.Fatalf("rollback past the oldest version: %d", code)
 	}
 }
@@ -481,11 +519,11 @@ func TestRollback(t *testing.T) {
 func TestPinnedVersion(t *testing.T) {
 	dir := modelDir(t, map[string]string{"v1": exampleModel(t, "v1"), "v2": exampleModel(t, "v2")})
 	ta := newTestApp(t, testConfig(t, dir, "-pin-version", "v1"))
-	if ta.reg.Current().version != "v1" {
-		t.Fatalf("serving %s", ta.reg.Current().version)
+	if ta.reg.Current().Version != "v1" {
+		t.Fatalf("serving %s", ta.reg.Current().Version)
 	}
 	publishVersion(t, dir, "v3", exampleModel(t, "v2"))
-	if res, err := ta.reg.Reload(""); err != nil || res.Status != "unchanged" || ta.reg.Current().version != "v1" {
+	if res, err := ta.reg.Reload(""); err != nil || res.Status != "unchanged" || ta.reg.Current().Version != "v1" {
 		t.Fatalf("reload with a pin: %+v %v", res, err)
 	}
 	code, b := ta.get(t, "/v1/model")
@@ -532,7 +570,7 @@ func TestModelFreedAfterLastRequest(t *testing.T) {
 	ta := newTestApp(t, testConfig(t, dir, "-keep-versions", "0"))
 	held := ta.reg.Acquire()
 	publishVersion(t, dir, "v2", exampleModel(t, "v2"))
-	if _, err := ta.reg.Reload(""); err != nil || ta.reg.Current().version != "v2" {
+	if _, err := ta.reg.Reload(""); err != nil || ta.reg.Current().Version != "v2" {
 		t.Fatal(err)
 	}
 	select {
@@ -541,9 +579,9 @@ func TestModelFreedAfterLastRequest(t *testing.T) {
 	default:
 	}
 	// The held model still predicts.
-	row := make([]int8, held.nFeatures)
+	row := make([]int8, held.NFeatures)
 	out := make([]int32, 1)
-	if err := held.model.PredictInto(row, 1, out); err != nil {
+	if err := held.Lib.PredictInto(row, 1, out); err != nil {
 		t.Fatalf("predict on the held model: %v", err)
 	}
 	held.release()

@@ -1,14 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
 	"math/rand"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/thetatree/thetatree/service/internal/predict"
 )
 
 func zerosRow(n int) []string {
@@ -34,9 +34,9 @@ func nested(depth int) string {
 func TestPredictValidation(t *testing.T) {
 	dir := modelDir(t, map[string]string{"v1": exampleModel(t, "v1")})
 	ta := newTestApp(t, testConfig(t, dir, "-max-rows", "5", "-max-body-bytes", "65536"))
-	n := ta.reg.Current().nFeatures
+	n := ta.reg.Current().NFeatures
 	good := rowWith(n, 0, "1")
-	odorN := ta.reg.Current().featureIndex["odor=n"]
+	odorN := ta.reg.Current().FeatureIndex["odor=n"]
 	i := func(v int) *int { return &v }
 	cases := []struct {
 		name    string
@@ -47,45 +47,45 @@ func TestPredictValidation(t *testing.T) {
 		col     *int
 		feature string
 	}{
-		{"empty body", "", 400, codeInvalidJSON, nil, nil, ""},
-		{"whitespace body", "  \n", 400, codeInvalidJSON, nil, nil, ""},
-		{"not JSON", "hello", 400, codeInvalidJSON, nil, nil, ""},
-		{"top-level array", "[[0]]", 400, codeInvalidJSON, nil, nil, ""},
-		{"truncated", `{"features":[[0,1`, 400, codeInvalidJSON, nil, nil, ""},
-		{"trailing data", `{"features":[]} x`, 400, codeInvalidJSON, nil, nil, ""},
-		{"NaN literal", `{"features":[[NaN]]}`, 400, codeInvalidJSON, nil, nil, ""},
-		{"Infinity literal", `{"features":[[Infinity]]}`, 400, codeInvalidJSON, nil, nil, ""},
-		{"leading zero", `{"features":[[01]]}`, 400, codeInvalidJSON, nil, nil, ""},
-		{"no rows key", `{}`, 400, codeBadShape, nil, nil, ""},
-		{"unknown key", `{"feature":[[0]]}`, 400, codeUnknownField, nil, nil, ""},
-		{"both shapes", `{"features":[],"instances":[]}`, 400, codeBadShape, nil, nil, ""},
-		{"duplicate key", `{"features":[],"features":[]}`, 400, codeBadShape, nil, nil, ""},
-		{"features not array", `{"features":5}`, 400, codeBadShape, nil, nil, ""},
-		{"row not array", `{"features":[` + good + `,7]}`, 400, codeBadShape, i(1), nil, ""},
-		{"instances not array", `{"instances":{}}`, 400, codeBadShape, nil, nil, ""},
-		{"instance not object", `{"instances":[{},[1]]}`, 400, codeBadShape, i(1), nil, ""},
-		{"short row", `{"features":[` + good + `,[0,1,0]]}`, 400, codeWrongWidth, i(1), i(3), ""},
-		{"empty row", `{"features":[[]]}`, 400, codeWrongWidth, i(0), i(0), ""},
-		{"long row", `{"features":[[` + strings.Join(zerosRow(n+1), ",") + `]]}`, 400, codeWrongWidth, i(0), i(n), ""},
-		{"value 2", `{"features":[` + good + `,` + rowWith(n, 7, "2") + `]}`, 400, codeBadValue, i(1), i(7), ""},
-		{"value -2", `{"features":[` + rowWith(n, 3, "-2") + `]}`, 400, codeBadValue, i(0), i(3), ""},
-		{"value 0.5", `{"features":[` + rowWith(n, n-1, "0.5") + `]}`, 400, codeBadValue, i(0), i(n - 1), ""},
-		{"value 1e999", `{"features":[` + rowWith(n, 5, "1e999") + `]}`, 400, codeBadValue, i(0), i(5), ""},
-		{"value -1e999", `{"features":[` + rowWith(n, 5, "-1e999") + `]}`, 400, codeBadValue, i(0), i(5), ""},
-		{"string value", `{"features":[` + rowWith(n, 2, `"1"`) + `]}`, 400, codeBadValue, i(0), i(2), ""},
-		{"array value", `{"features":[` + rowWith(n, 2, `[1]`) + `]}`, 400, codeBadValue, i(0), i(2), ""},
-		{"object value", `{"features":[` + rowWith(n, 2, `{"a":1}`) + `]}`, 400, codeBadValue, i(0), i(2), ""},
-		{"too deep in a cell", `{"features":[` + rowWith(n, 2, nested(40)) + `]}`, 400, codeTooDeep, nil, nil, ""},
-		{"too deep rows", `{"features":` + nested(100) + `}`, 400, codeTooDeep, nil, nil, ""},
-		{"unknown feature", `{"instances":[{"odor=n":1},{"odor=zz":1}]}`, 400, codeUnknownFeature, i(1), nil, "odor=zz"},
-		{"duplicate feature", `{"instances":[{"odor=n":1,"odor=n":0}]}`, 400, codeDuplicateFeat, i(0), i(odorN), "odor=n"},
-		{"bad instance value", `{"instances":[{},{"odor=n":3}]}`, 400, codeBadValue, i(1), i(odorN), "odor=n"},
-		{"instance value string", `{"instances":[{"odor=n":"yes"}]}`, 400, codeBadValue, i(0), i(odorN), "odor=n"},
-		{"too many rows", `{"features":[` + strings.Repeat(good+",", 5) + good + `]}`, 413, codeTooManyRows, i(5), nil, ""},
-		{"too many instances", `{"instances":[{},{},{},{},{},{}]}`, 413, codeTooManyRows, i(5), nil, ""},
-		{"body too large", `{"features":[` + strings.Repeat(" ", 70000) + `]}`, 413, codeBodyTooLarge, nil, nil, ""},
-		{"control char in key", "{\"instances\":[{\"od\x01or\":1}]}", 400, codeInvalidJSON, nil, nil, ""},
-		{"invalid UTF-8 key", "{\"instances\":[{\"od\xffor\":1}]}", 400, codeInvalidJSON, nil, nil, ""},
+		{"empty body", "", 400, predict.CodeInvalidJSON, nil, nil, ""},
+		{"whitespace body", "  \n", 400, predict.CodeInvalidJSON, nil, nil, ""},
+		{"not JSON", "hello", 400, predict.CodeInvalidJSON, nil, nil, ""},
+		{"top-level array", "[[0]]", 400, predict.CodeInvalidJSON, nil, nil, ""},
+		{"truncated", `{"features":[[0,1`, 400, predict.CodeInvalidJSON, nil, nil, ""},
+		{"trailing data", `{"features":[]} x`, 400, predict.CodeInvalidJSON, nil, nil, ""},
+		{"NaN literal", `{"features":[[NaN]]}`, 400, predict.CodeInvalidJSON, nil, nil, ""},
+		{"Infinity literal", `{"features":[[Infinity]]}`, 400, predict.CodeInvalidJSON, nil, nil, ""},
+		{"leading zero", `{"features":[[01]]}`, 400, predict.CodeInvalidJSON, nil, nil, ""},
+		{"no rows key", `{}`, 400, predict.CodeBadShape, nil, nil, ""},
+		{"unknown key", `{"feature":[[0]]}`, 400, predict.CodeUnknownField, nil, nil, ""},
+		{"both shapes", `{"features":[],"instances":[]}`, 400, predict.CodeBadShape, nil, nil, ""},
+		{"duplicate key", `{"features":[],"features":[]}`, 400, predict.CodeBadShape, nil, nil, ""},
+		{"features not array", `{"features":5}`, 400, predict.CodeBadShape, nil, nil, ""},
+		{"row not array", `{"features":[` + good + `,7]}`, 400, predict.CodeBadShape, i(1), nil, ""},
+		{"instances not array", `{"instances":{}}`, 400, predict.CodeBadShape, nil, nil, ""},
+		{"instance not object", `{"instances":[{},[1]]}`, 400, predict.CodeBadShape, i(1), nil, ""},
+		{"short row", `{"features":[` + good + `,[0,1,0]]}`, 400, predict.CodeWrongWidth, i(1), i(3), ""},
+		{"empty row", `{"features":[[]]}`, 400, predict.CodeWrongWidth, i(0), i(0), ""},
+		{"long row", `{"features":[[` + strings.Join(zerosRow(n+1), ",") + `]]}`, 400, predict.CodeWrongWidth, i(0), i(n), ""},
+		{"value 2", `{"features":[` + good + `,` + rowWith(n, 7, "2") + `]}`, 400, predict.CodeBadValue, i(1), i(7), ""},
+		{"value -2", `{"features":[` + rowWith(n, 3, "-2") + `]}`, 400, predict.CodeBadValue, i(0), i(3), ""},
+		{"value 0.5", `{"features":[` + rowWith(n, n-1, "0.5") + `]}`, 400, predict.CodeBadValue, i(0), i(n - 1), ""},
+		{"value 1e999", `{"features":[` + rowWith(n, 5, "1e999") + `]}`, 400, predict.CodeBadValue, i(0), i(5), ""},
+		{"value -1e999", `{"features":[` + rowWith(n, 5, "-1e999") + `]}`, 400, predict.CodeBadValue, i(0), i(5), ""},
+		{"string value", `{"features":[` + rowWith(n, 2, `"1"`) + `]}`, 400, predict.CodeBadValue, i(0), i(2), ""},
+		{"array value", `{"features":[` + rowWith(n, 2, `[1]`) + `]}`, 400, predict.CodeBadValue, i(0), i(2), ""},
+		{"object value", `{"features":[` + rowWith(n, 2, `{"a":1}`) + `]}`, 400, predict.CodeBadValue, i(0), i(2), ""},
+		{"too deep in a cell", `{"features":[` + rowWith(n, 2, nested(40)) + `]}`, 400, predict.CodeTooDeep, nil, nil, ""},
+		{"too deep rows", `{"features":` + nested(100) + `}`, 400, predict.CodeTooDeep, nil, nil, ""},
+		{"unknown feature", `{"instances":[{"odor=n":1},{"odor=zz":1}]}`, 400, predict.CodeUnknownFeature, i(1), nil, "odor=zz"},
+		{"duplicate feature", `{"instances":[{"odor=n":1,"odor=n":0}]}`, 400, predict.CodeDuplicateFeature, i(0), i(odorN), "odor=n"},
+		{"bad instance value", `{"instances":[{},{"odor=n":3}]}`, 400, predict.CodeBadValue, i(1), i(odorN), "odor=n"},
+		{"instance value string", `{"instances":[{"odor=n":"yes"}]}`, 400, predict.CodeBadValue, i(0), i(odorN), "odor=n"},
+		{"too many rows", `{"features":[` + strings.Repeat(good+",", 5) + good + `]}`, 413, predict.CodeTooManyRows, i(5), nil, ""},
+		{"too many instances", `{"instances":[{},{},{},{},{},{}]}`, 413, predict.CodeTooManyRows, i(5), nil, ""},
+		{"body too large", `{"features":[` + strings.Repeat(" ", 70000) + `]}`, 413, predict.CodeBodyTooLarge, nil, nil, ""},
+		{"control char in key", "{\"instances\":[{\"od\x01or\":1}]}", 400, predict.CodeInvalidJSON, nil, nil, ""},
+		{"invalid UTF-8 key", "{\"instances\":[{\"od\xffor\":1}]}", 400, predict.CodeInvalidJSON, nil, nil, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -114,7 +114,7 @@ func TestPredictValidation(t *testing.T) {
 			if c.row != nil && !strings.Contains(e.Error.Message, "row "+strconv.Itoa(*c.row)) {
 				t.Errorf("message does not name the row: %q", e.Error.Message)
 			}
-			if c.col != nil && c.code != codeWrongWidth && !strings.Contains(e.Error.Message, "column "+strconv.Itoa(*c.col)) {
+			if c.col != nil && c.code != predict.CodeWrongWidth && !strings.Contains(e.Error.Message, "column "+strconv.Itoa(*c.col)) {
 				t.Errorf("message does not name the column: %q", e.Error.Message)
 			}
 		})
@@ -136,7 +136,7 @@ func TestPredictValidation(t *testing.T) {
 func TestPredictAcceptedSpellings(t *testing.T) {
 	dir := modelDir(t, map[string]string{"v1": exampleModel(t, "v1")})
 	ta := newTestApp(t, testConfig(t, dir))
-	n := ta.reg.Current().nFeatures
+	n := ta.reg.Current().NFeatures
 	base := make([]int8, n)
 	rng := rand.New(rand.NewSource(3))
 	for j := range base {
@@ -161,7 +161,7 @@ func TestPredictAcceptedSpellings(t *testing.T) {
 		}
 	}
 	// Instances: absent = 0, null/-1 = missing, names may use JSON escapes.
-	names := ta.reg.Current().featureNames
+	names := ta.reg.Current().FeatureNames
 	var parts []string
 	for j, v := range base {
 		switch v {
@@ -199,11 +199,11 @@ func TestUnknownFeaturesIgnore(t *testing.T) {
 		t.Fatalf("ignored names changed the answer: %v vs %v", a, b)
 	}
 	code, body := ta.post(t, "/predict", `{"instances":[{"x":`+nested(40)+`}]}`)
-	if code != 400 || decodeError(t, body).Error.Code != codeTooDeep {
+	if code != 400 || decodeError(t, body).Error.Code != predict.CodeTooDeep {
 		t.Fatalf("deep ignored value: %d %s", code, body)
 	}
 	code, body = ta.post(t, "/predict", `{"instances":[{"x":[1,}]}`)
-	if code != 400 || decodeError(t, body).Error.Code != codeInvalidJSON {
+	if code != 400 || decodeError(t, body).Error.Code != predict.CodeInvalidJSON {
 		t.Fatalf("malformed ignored value: %d %s", code, body)
 	}
 }
@@ -215,6 +215,7 @@ func TestBodyLimitWithoutContentLength(t *testing.T) {
 	body := `{"features":[` + strings.Repeat(" ", 10000) + `]}`
 	req, _ := http.NewRequest(http.MethodPost, ta.srv.URL+"/predict", struct{ *strings.Reader }{strings.NewReader(body)})
 	req.ContentLength = -1 // chunked
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := ta.srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -232,95 +233,4 @@ func mustOK(t testing.TB, ta *testApp, body string) []byte {
 		t.Fatalf("status %d: %s", code, b)
 	}
 	return b
-}
-
-// TestAppendFloat: the answer's numbers parse back to the same float64 bits.
-func TestAppendFloat(t *testing.T) {
-	rng := rand.New(rand.NewSource(1))
-	vals := []float64{0, 1, 0.5, 0.1, 1.0 / 3, 2.0 / 3, 1e-7, 1e-6, 9.99e-7, 5e-324, math.SmallestNonzeroFloat64,
-		0.9999999999999999, 1e21, 1e20, 123456789.125, math.Nextafter(1, 0), math.Nextafter(0, 1)}
-	for i := 0; i < 100000; i++ {
-		vals = append(vals, rng.Float64(), math.Float64frombits(rng.Uint64()&^(1<<63)))
-	}
-	for _, v := range vals {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			continue
-		}
-		s := string(appendFloat(nil, v))
-		got, err := strconv.ParseFloat(s, 64)
-		if err != nil || math.Float64bits(got) != math.Float64bits(v) {
-			t.Fatalf("%v -> %q -> %v (%v)", v, s, got, err)
-		}
-		if !strings.ContainsAny(s, ".e") {
-			t.Fatalf("%v -> %q: not written as a float", v, s)
-		}
-	}
-	if s := string(appendFloat(nil, 1)); s != "1.0" {
-		t.Fatalf("1 -> %q", s)
-	}
-	if s := string(appendFloat(nil, 1e-7)); s != "1e-7" {
-		t.Fatalf("1e-7 -> %q", s)
-	}
-}
-
-// FuzzPredictParser: arbitrary bodies never panic, never produce a 5xx-class error, and a
-// successful parse yields rows x n_features cells of 0, 1 or -1.
-func FuzzPredictParser(f *testing.F) {
-	m := &servedModel{nFeatures: 3, featureNames: []string{"a", "b=c", "d"},
-		featureIndex: map[string]int{"a": 0, "b=c": 1, "d": 2}}
-	for _, s := range []string{
-		`{"features":[[0,1,-1],[null,true,false]]}`, `{"instances":[{"a":1,"b=c":null},{}]}`,
-		`{"features":[]}`, `{"instances":[{"x":[[[{}]]]}]}`, `{"features":[[1e0,0.0,-0]]}`, `{}`, ``,
-		`{"features":[[0,1]]}`, `{"instances":[{"a":1,"a":1}]}`, `{"features":[[2,0,0]]}`, nested(50),
-		`{"instances":[{"\u0061":1}]}`,
-	} {
-		f.Add([]byte(s), false)
-		f.Add([]byte(s), true)
-	}
-	f.Fuzz(func(t *testing.T, body []byte, ignore bool) {
-		var p predictParser
-		p.reset(body, m, parseLimits{maxRows: 50, maxDepth: 8, ignoreUnknown: ignore}, nil, nil)
-		err := p.parse()
-		if err != nil {
-			if err.Status < 400 || err.Status > 499 || err.Code == "" || err.Message == "" {
-				t.Fatalf("bad error %+v", err)
-			}
-			if err.Column != nil && (*err.Column < 0 || *err.Column > 3) {
-				t.Fatalf("column out of range: %+v", err)
-			}
-			return
-		}
-		if !json.Valid(body) {
-			t.Fatalf("accepted invalid JSON %q", body)
-		}
-		if len(p.x) != p.rows*3 {
-			t.Fatalf("%d cells for %d rows", len(p.x), p.rows)
-		}
-		for _, v := range p.x {
-			if v < -1 || v > 1 {
-				t.Fatalf("cell %d", v)
-			}
-		}
-		// Differential check of the by-column shape against encoding/json.
-		var ref struct{ Features [][]any }
-		if json.Unmarshal(body, &ref) == nil && ref.Features != nil {
-			if len(ref.Features) != p.rows {
-				t.Fatalf("%d rows, encoding/json sees %d", p.rows, len(ref.Features))
-			}
-			for r, row := range ref.Features {
-				for c, v := range row {
-					want := int8(-1)
-					switch v := v.(type) {
-					case bool:
-						want = map[bool]int8{false: 0, true: 1}[v]
-					case float64:
-						want = int8(v)
-					}
-					if got := p.x[r*3+c]; got != want {
-						t.Fatalf("row %d column %d: %d, encoding/json sees %v", r, c, got, v)
-					}
-				}
-			}
-		}
-	})
 }

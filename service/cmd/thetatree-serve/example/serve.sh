@@ -11,4 +11,4 @@ fi
 PKG_CONFIG_PATH=$("$repo/bindings/c/dev-prefix.sh")
 export PKG_CONFIG_PATH
 cd "$gomod"
-exec go run ./cmd/thetatree-serve -model-dir "$here/models" -host 127.0.0.1 -admin-token "${ADMIN_TOKEN:-example-token}" "$@"
+exec go run ./cmd/thetatree-serve -model-dir "$here/models" -host 127.0.0.1 -admin-token "${ADMIN_TOKEN:-example-admin-token}" "$@"
