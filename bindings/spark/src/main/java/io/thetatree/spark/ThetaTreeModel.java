@@ -14,9 +14,11 @@ import org.apache.spark.ml.util.Identifiable;
 import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.ml.util.MLWritable;
 import org.apache.spark.ml.util.MLWriter;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -325,7 +327,23 @@ public final class ThetaTreeModel extends Model<ThetaTreeModel> implements MLWri
         BatchScorer scorer = new BatchScorer(
                 data.broadcast(dataset.sparkSession().sparkContext()), data.digest(),
                 plan.reader(), plan.outputs(), plan.handleInvalid(), batchRows, data.nFeatures());
-        return dataset.toDF().mapPartitions(scorer, Encoders.row(plan.schema()));
+        Dataset<Row> scored = dataset.toDF().mapPartitions(scorer, Encoders.row(plan.schema()));
+        return withMetadata(scored, plan.schema());
+    }
+
+    /**
+     * The rows with every column's metadata as {@code schema} declares it: a row encoder keeps
+     * types and nullability but drops field metadata, and downstream ML stages (evaluators,
+     * IndexToString) read the class labels and vector size from it.
+     */
+    private static Dataset<Row> withMetadata(Dataset<Row> rows, StructType schema) {
+        Column[] columns = new Column[schema.fields().length];
+        for (int i = 0; i < columns.length; i++) {
+            StructField f = schema.fields()[i];
+            Column c = rows.col("`" + f.name().replace("`", "``") + "`");
+            columns[i] = f.metadata().json().equals("{}") ? c : c.as(f.name(), f.metadata());
+        }
+        return rows.select(columns);
     }
 
     // ------------------------------------------------------------------ the rest of a stage

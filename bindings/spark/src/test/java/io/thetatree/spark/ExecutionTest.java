@@ -52,6 +52,17 @@ class ExecutionTest {
     }
 
     @Test
+    void transformedColumnsCarryTheDeclaredMetadata() {
+        ThetaTreeModel m = ThetaTreeModel.fromFile(ref.ttm().toString()).setFeaturesCol("bin")
+                .setPredictionCol("pred.col");
+        Dataset<Row> scored = m.transform(df);
+        assertEquals(m.transformSchema(df.schema()), scored.schema(),
+                "transform's schema, metadata included, is what transformSchema declares");
+        assertFalse(scored.schema().apply("pred.col").metadata().json().equals("{}"));
+        assertEquals(df.count(), scored.count());
+    }
+
+    @Test
     void eachDigestIsLoadedOncePerJvm() {
         long before = ExecutorModelCache.loads();
         ThetaTreeModel m = ThetaTreeModel.fromFile(ref.ttm().toString()).setFeaturesCol("bin");
