@@ -402,12 +402,89 @@ fn main() {
     let dense_pool = Pool::new(&trees[0], false);
     for g in &trees[..3] {
         bench_tree(&mut c, g, &dense_pool);
+        bench_explain(&mut c, g, &dense_pool);
     }
     drop(dense_pool);
     let onehot_pool = Pool::new(&trees[3], true);
     bench_tree(&mut c, &trees[3], &onehot_pool);
+    bench_explain(&mut c, &trees[3], &onehot_pool);
     drop(onehot_pool);
     bench_load(&mut c);
     c.final_summary();
     budgets::print();
+}
+
+/// Rows per iteration of the explanation group.
+const EXPLAIN_ROWS: usize = 1024;
+
+/// Explanations (issue 15): `explain_<tree>/{proba,leaf,contrib}`, each a batch of
+/// [`EXPLAIN_ROWS`] int8 rows from the pool (memory) through the C ABI, so that leaf indices
+/// and contributions are measured against `tt_predict_proba` in the same run (budgets: leaf
+/// <= 1.1x proba, contrib <= 2x proba).
+fn bench_explain(c: &mut Criterion, g: &Generated, pool: &Pool) {
+    let m = load_c(&g.bytes);
+    let (nf, n) = (g.n_features, EXPLAIN_ROWS);
+    let mut grp = c.benchmark_group(format!("explain_{}", g.name));
+    grp.throughput(Throughput::Elements(n as u64));
+    let mut proba = vec![0.0f64; 2 * n];
+    let mut leaf = vec![0i32; n];
+    let mut contrib = vec![0.0f64; (nf + 1) * n];
+    grp.bench_function("proba", |b| {
+        let mut k = 0;
+        b.iter(|| {
+            let s = pool.start(k, n);
+            k += 1;
+            // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+            black_box(unsafe {
+                tt_predict_proba(
+                    m.0,
+                    pool.i8[s * nf..].as_ptr(),
+                    n,
+                    nf,
+                    proba.as_mut_ptr(),
+                    proba.len(),
+                    std::ptr::null_mut(),
+                )
+            })
+        })
+    });
+    grp.bench_function("leaf", |b| {
+        let mut k = 0;
+        b.iter(|| {
+            let s = pool.start(k, n);
+            k += 1;
+            // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+            black_box(unsafe {
+                tt_predict_leaf(
+                    m.0,
+                    pool.i8[s * nf..].as_ptr(),
+                    n,
+                    nf,
+                    leaf.as_mut_ptr(),
+                    leaf.len(),
+                    std::ptr::null_mut(),
+                )
+            })
+        })
+    });
+    grp.bench_function("contrib", |b| {
+        let mut k = 0;
+        b.iter(|| {
+            let s = pool.start(k, n);
+            k += 1;
+            // SAFETY: the benchmark's buffers are valid for the lengths passed and the model is live.
+            black_box(unsafe {
+                tt_predict_contrib(
+                    m.0,
+                    pool.i8[s * nf..].as_ptr(),
+                    n,
+                    nf,
+                    contrib.as_mut_ptr(),
+                    contrib.len(),
+                    std::ptr::null_mut(),
+                )
+            })
+        })
+    });
+    grp.finish();
 }

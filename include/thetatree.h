@@ -692,7 +692,8 @@ int32_t tt_predict_contrib_csr(const struct tt_model *m,
  * indices as `tt_predict_leaf`'s, root first, leaf last). On success `*out_len` = the path
  * length. When `cap` is shorter, returns `TT_ERR_LENGTH` with `*out_len` = the needed length
  * and writes no node (`out_nodes` may be NULL iff `cap == 0`: the "ask for the size" call; a
- * path never has more than `tt_max_depth(m) + 1` nodes). `out_len` NULL is `TT_ERR_NULL_ARG`.
+ * path never has more than `tt_max_depth(m) + 1` nodes; with `err` NULL that call allocates
+ * nothing). `out_len` NULL is `TT_ERR_NULL_ARG`.
  * An invalid value is `TT_ERR_INPUT_VALUE` (row 0, its column).
  */
 TT_MUST_USE

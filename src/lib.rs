@@ -7,6 +7,7 @@
 //! * [`traverse`]: the allocation-free, bounds-check-free walk.
 //! * [`compile`]: the reference JSON (and pickle) to `.ttm` compiler and the exporter.
 //! * [`pickle`]: the safe reader of the reference's pickles (no code is ever run).
+//! * [`rules`]: readable rules from a model's paths (the CLI's `rules`, `predict --explain`).
 //! * [`signature`]: HMAC-SHA256 signing and SHA-256 identity.
 //! * [`ffi`]: the C ABI (`include/thetatree.h`): `unsafe extern "C"` entry points over the above.
 //!
@@ -28,6 +29,8 @@ pub mod model;
 mod persistence;
 /// cbindgen:ignore
 pub mod pickle;
+/// cbindgen:ignore
+pub mod rules;
 /// cbindgen:ignore
 pub mod signature;
 /// cbindgen:ignore

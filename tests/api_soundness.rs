@@ -644,3 +644,125 @@ fn statuses_cells_and_kernels_for_every_value() {
         assert!(!k.name().is_empty());
     }
 }
+
+/// The root-to-leaf path a row takes, by walking the spec.
+fn reference_path(s: &ModelSpec, row: &[i8]) -> Vec<i32> {
+    let mut path = vec![0i32];
+    while let NodeSpec::Split {
+        feature,
+        left,
+        right,
+        missing_right,
+    } = s.nodes[*path.last().unwrap() as usize]
+    {
+        let go_right = match row[feature as usize] {
+            1 => true,
+            -1 => missing_right,
+            _ => false,
+        };
+        path.push(if go_right { right } else { left } as i32);
+    }
+    path
+}
+
+#[test]
+fn explanations_check_their_arguments() {
+    for (name, s) in models() {
+        let m = Model::from_bytes(&encode(&s)).unwrap();
+        let nf = s.feature_names.len();
+        let n = 11;
+        let x = rows(nf, n, 17);
+        let clean: Vec<i8> = x.iter().map(|&c| c.max(0)).collect();
+        let (bits, mask) = gen::pack_bits(&x, nf);
+        let (off, idx) = gen::to_csr(&clean, nf);
+        let want: Vec<i32> = x
+            .chunks(nf)
+            .map(|r| reference_leaf(&s, r).unwrap() as i32)
+            .collect();
+        let want_clean: Vec<i32> = clean
+            .chunks(nf)
+            .map(|r| reference_leaf(&s, r).unwrap() as i32)
+            .collect();
+        for t in kernels(&m) {
+            let w = t.contrib_width();
+            assert_eq!(w, nf + 1);
+            let mut leaf = vec![-5i32; n];
+            t.predict_leaf(&x, n, &mut leaf).unwrap();
+            assert_eq!(leaf, want, "{name}");
+            t.predict_leaf_bits(&bits, Some(&mask), n, &mut leaf)
+                .unwrap();
+            assert_eq!(leaf, want, "{name} bits");
+            t.predict_leaf_csr(&off, &idx, n, &mut leaf).unwrap();
+            assert_eq!(leaf, want_clean, "{name} csr");
+            let mut c = vec![f64::NAN; n * w];
+            let mut p = vec![0.0; 2 * n];
+            t.predict_contrib(&x, n, &mut c).unwrap();
+            t.predict_proba(&x, n, &mut p).unwrap();
+            let mut c_bits = vec![f64::NAN; n * w];
+            t.predict_contrib_bits(&bits, Some(&mask), n, &mut c_bits)
+                .unwrap();
+            assert_eq!(c_bits, c, "{name} bits");
+            let mut c_csr = vec![f64::NAN; n * w];
+            let mut c_clean = vec![f64::NAN; n * w];
+            t.predict_contrib_csr(&off, &idx, n, &mut c_csr).unwrap();
+            t.predict_contrib(&clean, n, &mut c_clean).unwrap();
+            assert_eq!(c_csr, c_clean, "{name} csr");
+            let mut path = vec![-1i32; m.max_depth() + 1];
+            for r in 0..n {
+                let sum: f64 = c[r * w..(r + 1) * w].iter().sum();
+                assert!((sum - p[2 * r + 1]).abs() <= 1e-12, "{name} row {r}");
+                let row = &x[r * nf..(r + 1) * nf];
+                let len = t.decision_path(row, &mut path).unwrap();
+                assert_eq!(path[..len], reference_path(&s, row), "{name} row {r}");
+            }
+            // Shapes, lengths, zero rows.
+            status(t.predict_leaf(&x[1..], n, &mut leaf), Status::Shape);
+            status(t.predict_leaf(&x, usize::MAX, &mut leaf), Status::Shape);
+            status(t.predict_leaf(&x, n, &mut leaf[..n - 1]), Status::Length);
+            status(
+                t.predict_contrib(&x, n, &mut c[..n * w - 1]),
+                Status::Length,
+            );
+            status(t.predict_contrib(&x, usize::MAX / 2, &mut c), Status::Shape);
+            status(
+                t.predict_contrib_bits(&bits[1..], None, n, &mut c),
+                Status::Shape,
+            );
+            status(
+                t.predict_contrib_bits(&bits, Some(&mask[1..]), n, &mut c),
+                Status::Shape,
+            );
+            status(
+                t.predict_contrib_csr(&off[1..], &idx, n, &mut c),
+                Status::Shape,
+            );
+            status(
+                t.predict_leaf_csr(&off, &idx, n, &mut leaf[..n - 1]),
+                Status::Length,
+            );
+            t.predict_contrib::<f64>(&[], 0, &mut []).unwrap();
+            status(t.decision_path(&x[..nf - 1], &mut path), Status::Shape);
+            status(t.decision_path(&x[..nf + 1], &mut path), Status::Shape);
+            let full = reference_path(&s, &x[..nf]);
+            let mut short = vec![-9i32; full.len() - 1];
+            let e = status(t.decision_path(&x[..nf], &mut short), Status::Length);
+            assert!(
+                e.message.contains(&format!("{} nodes", full.len())),
+                "{}",
+                e.message
+            );
+            assert!(
+                short.iter().all(|&v| v == -9),
+                "{name}: short buffer written"
+            );
+            // Node records: every index in range answers, the rest are None.
+            for i in 0..t.n_nodes() {
+                let rec = t.node(i).unwrap();
+                assert_eq!(rec.is_leaf, matches!(s.nodes[i], NodeSpec::Leaf { .. }));
+            }
+            for i in [t.n_nodes(), t.n_nodes() + 1, usize::MAX] {
+                assert!(t.node(i).is_none(), "{name}: node {i}");
+            }
+        }
+    }
+}

@@ -71,6 +71,10 @@ fn predict_calls_do_not_allocate() {
             let (off, idx) = gen::to_csr(&x, nf);
             let mut p = vec![0.0f64; 2 * n_rows];
             let mut l = vec![0i32; n_rows];
+            let mut c = vec![0.0f64; (nf + 1) * n_rows];
+            let mut path = vec![0i32; model.max_depth() + 1];
+            let mut path_len = 0usize;
+            let mut node = std::mem::MaybeUninit::<tt_node>::uninit();
             let mut calls = || {
                 let (pp, lp) = (p.as_mut_ptr(), l.as_mut_ptr());
                 let (np, nl) = (p.len(), l.len());
@@ -130,6 +134,34 @@ fn predict_calls_do_not_allocate() {
                     },
                 ];
                 assert!(rcs.iter().all(|&rc| rc == TT_OK), "{rcs:?}");
+                // The explanation calls (issue 15).
+                let (cp, nc) = (c.as_mut_ptr(), c.len());
+                let (pa, cap) = (path.as_mut_ptr(), path.len());
+                let (offs, ix) = (off.as_ptr(), idx.as_ptr());
+                let (bp, mp) = (bits_m.as_ptr(), mask_m.as_ptr());
+                // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
+                let rcs = unsafe {
+                    [
+                        tt_predict_leaf(m, xm.as_ptr(), n_rows, nf, lp, nl, e),
+                        tt_predict_leaf_f64(m, xf.as_ptr(), n_rows, nf, lp, nl, e),
+                        tt_predict_leaf_bits(m, bp, mp, n_rows, nf, lp, nl, e),
+                        tt_predict_leaf_csr(m, offs, ix, idx.len(), n_rows, nf, lp, nl, e),
+                        tt_predict_contrib(m, xm.as_ptr(), n_rows, nf, cp, nc, e),
+                        tt_predict_contrib_f64(m, xf.as_ptr(), n_rows, nf, cp, nc, e),
+                        tt_predict_contrib_bits(m, bp, mp, n_rows, nf, cp, nc, e),
+                        tt_predict_contrib_csr(m, offs, ix, idx.len(), n_rows, nf, cp, nc, e),
+                        tt_decision_path(m, xm.as_ptr(), nf, pa, cap, &mut path_len, e),
+                        tt_decision_path_f64(m, xf.as_ptr(), nf, pa, cap, &mut path_len, e),
+                        tt_node_info(m, n_rows % model.n_nodes(), node.as_mut_ptr(), e),
+                    ]
+                };
+                assert!(rcs.iter().all(|&rc| rc == TT_OK), "{rcs:?}");
+                // The "ask for the size" call fails with TT_ERR_LENGTH, still without allocating.
+                // SAFETY: as above (NULL out_nodes with cap 0 is allowed).
+                let rc = unsafe {
+                    tt_decision_path(m, x.as_ptr(), nf, std::ptr::null_mut(), 0, &mut path_len, e)
+                };
+                assert_eq!(rc, TT_ERR_LENGTH);
                 // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
                 assert!(!unsafe { tt_model_kernel(m) }.is_null());
                 for k in [Kernel::Branchy, Kernel::BranchFree] {
@@ -140,6 +172,15 @@ fn predict_calls_do_not_allocate() {
                         .unwrap();
                     t.predict_csr(&off, &idx, n_rows, &mut l).unwrap();
                     t.leaf(&x[..nf]).unwrap();
+                    t.predict_leaf(&x, n_rows, &mut l).unwrap();
+                    t.predict_leaf_bits(&bits_m, Some(&mask_m), n_rows, &mut l)
+                        .unwrap();
+                    t.predict_leaf_csr(&off, &idx, n_rows, &mut l).unwrap();
+                    t.predict_contrib(&xf, n_rows, &mut c).unwrap();
+                    t.predict_contrib_bits(&bits, None, n_rows, &mut c).unwrap();
+                    t.predict_contrib_csr(&off, &idx, n_rows, &mut c).unwrap();
+                    t.decision_path(&xm[..nf], &mut path).unwrap();
+                    t.node(n_rows % t.n_nodes()).unwrap();
                 }
             };
             // Warm-up (lazy statics, thread-locals, first-touch of anything).

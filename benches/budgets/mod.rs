@@ -113,6 +113,32 @@ fn budgets() -> Vec<Budget> {
             target_text: "<= 20 ms".into(),
         });
     }
+    v.extend(explain_budgets());
+    v
+}
+
+/// Issue 15: leaf indices and contributions against `tt_predict_proba` measured in the same
+/// run (`explain_<tree>/{proba,leaf,contrib}`, 1024 rows per iteration); the "baseline"
+/// columns then show the proba median and proba / call.
+fn explain_budgets() -> Vec<Budget> {
+    let rows = 1024.0;
+    let mut v = Vec::new();
+    for (tree, name) in TREES {
+        let proba = format!("explain_{tree}/proba");
+        let Some(p) = median(&proba).map(|m| m / rows) else {
+            continue;
+        };
+        for (call, factor) in [("leaf", 1.1), ("contrib", 2.0)] {
+            v.push(Budget {
+                what: format!("{name}: explain {call} vs proba (same run), ns/row"),
+                path: format!("explain_{tree}/{call}"),
+                per: rows,
+                baseline: Some(proba.clone()),
+                target: factor * p,
+                target_text: format!("<= {factor}x proba {p:.1} ns"),
+            });
+        }
+    }
     v
 }
 

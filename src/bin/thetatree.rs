@@ -1,4 +1,4 @@
-//! `thetatree`: compile, export, inspect, verify, sign and predict with `.ttm` models.
+//! `thetatree`: compile, export, inspect, verify, sign, predict with and explain `.ttm` models.
 //! Errors are one line on stderr (`thetatree: error: <file>: <where>: <what>`), exit status 1;
 //! usage errors exit with status 2.
 
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use thetatree::compile::{compile, compile_pickle, export, CompileOptions};
 use thetatree::format::{RawHeader, SECTION_NAMES};
-use thetatree::signature;
+use thetatree::{rules, signature};
 use thetatree::{Model, OpenOptions};
 use zerocopy::FromBytes;
 
@@ -20,13 +20,21 @@ usage:
   thetatree inspect MODEL.ttm [--all-features]
   thetatree verify MODEL.ttm [--key-file KEY]
   thetatree sign --key-file KEY MODEL.ttm [-o SIGNED.ttm]
-  thetatree predict MODEL.ttm INPUT.csv [-o OUTPUT.csv] [--copy]
+  thetatree predict MODEL.ttm INPUT.csv [-o OUTPUT.csv] [--copy] [--explain]
+  thetatree rules MODEL.ttm
 
 compile reads the trainer's JSON export (give --features), or a ModelPersistence pickle
 (recognised by its content or a .pkl extension; read without running any code; its own
 feature mapping is used unless --features is given).
 predict reads a CSV whose header names the model's features (other columns are ignored);
 cells are 0, 1, or empty for missing. It writes `pred,label,p0,p1` per row.
+predict --explain adds three columns per row: `leaf` (the reached leaf's node index, in the
+reference's pre-order numbering), `path` (the path as rules, e.g. `odor=n absent AND
+spore_print_color=r present`) and `top_contributions` (the 3 largest per-feature
+contributions to P(class 1) by absolute value, `name:+0.123`, space-separated).
+rules prints one line per leaf, in pre-order:
+  odor=n absent AND spore_print_color=r present → class e (p = 0.98, n = 2,160)
+(present = value 1, absent = value 0; p = probability of the leaf's class; n = training samples).
 A key file's bytes are the key (trailing newline characters are ignored).";
 
 /// A CLI failure: message and exit status.
@@ -55,7 +63,7 @@ const VALUE_OPTS: &[&str] = &[
     "--output",
     "--key-file",
 ];
-const BOOL_OPTS: &[&str] = &["--all-features", "--copy"];
+const BOOL_OPTS: &[&str] = &["--all-features", "--copy", "--explain"];
 
 impl Args {
     fn parse(raw: &[String]) -> Result<Args, Fail> {
@@ -438,9 +446,17 @@ fn cmd_predict(a: &Args) -> Result<(), Fail> {
             out_path.unwrap_or("stdout")
         ))
     };
-    writeln!(out, "pred,label,p0,p1").map_err(io)?;
+    let explain = a.flag("--explain");
+    let header_line = if explain {
+        "pred,label,p0,p1,leaf,path,top_contributions"
+    } else {
+        "pred,label,p0,p1"
+    };
+    writeln!(out, "{header_line}").map_err(io)?;
     let tree = m.tree();
     let mut row = vec![0f64; m.n_features()];
+    let mut path = vec![0i32; m.max_depth() + 1];
+    let mut contrib = vec![0f64; tree.contrib_width()];
     for (lineno, line) in lines {
         let lineno = lineno + 1;
         let fields = csv_fields(line);
@@ -470,12 +486,49 @@ fn cmd_predict(a: &Args) -> Result<(), Fail> {
             ))
         })?;
         let p = leaf.probabilities;
-        writeln!(
+        write!(
             out,
             "{},{},{:?},{:?}",
             leaf.label, labels[leaf.label as usize], p[0], p[1]
         )
         .map_err(io)?;
+        if explain {
+            let fail = |e: thetatree::Error| err(format!("{csv_path}:{lineno}: {e}"));
+            let len = tree.decision_path(&row, &mut path).map_err(fail)?;
+            tree.predict_contrib(&row, 1, &mut contrib).map_err(fail)?;
+            let nodes: Vec<usize> = path[..len].iter().map(|&i| i as usize).collect();
+            write!(
+                out,
+                ",{},{},{}",
+                leaf.node,
+                csv_quote(&rules::path_text(&m, &nodes)),
+                csv_quote(&rules::top_contributions(&m, &contrib, 3))
+            )
+            .map_err(io)?;
+        }
+        writeln!(out).map_err(io)?;
+    }
+    out.flush().map_err(io)
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+fn csv_quote(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn cmd_rules(a: &Args) -> Result<(), Fail> {
+    let [model_path] = a.only(1, "MODEL.ttm")? else {
+        unreachable!()
+    };
+    let m = load(model_path, a.flag("--copy"))?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let io = |e: std::io::Error| err(format!("stdout: write failed: {e}"));
+    for (_, rule) in rules::leaf_rules(&m) {
+        writeln!(out, "{rule}").map_err(io)?;
     }
     out.flush().map_err(io)
 }
@@ -493,6 +546,7 @@ fn main() -> ExitCode {
         "verify" => cmd_verify(&a),
         "sign" => cmd_sign(&a),
         "predict" => cmd_predict(&a),
+        "rules" => cmd_rules(&a),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())

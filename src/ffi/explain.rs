@@ -305,6 +305,7 @@ unsafe fn run_path<T: Cell>(
     out_nodes: *mut i32,
     cap: usize,
     out_len: *mut usize,
+    err: *mut tt_error,
 ) -> Result<()> {
     // SAFETY: this function's contract.
     let model = unsafe { model_ref(m)? };
@@ -342,10 +343,14 @@ unsafe fn run_path<T: Cell>(
         PathLen::Short(n) => {
             // SAFETY: as above; the needed length is the one output of a short call.
             unsafe { out_len.write(n) };
-            Err(Error::new(
-                Status::Length,
-                format!("cap is {cap}, the decision path has {n} nodes"),
-            ))
+            // The size query is a normal call: without an error record to fill, it formats
+            // no message (an empty String does not allocate), so it stays allocation-free.
+            let message = if err.is_null() {
+                String::new()
+            } else {
+                format!("cap is {cap}, the decision path has {n} nodes")
+            };
+            Err(Error::new(Status::Length, message))
         }
     }
 }
@@ -354,7 +359,8 @@ unsafe fn run_path<T: Cell>(
 /// indices as `tt_predict_leaf`'s, root first, leaf last). On success `*out_len` = the path
 /// length. When `cap` is shorter, returns `TT_ERR_LENGTH` with `*out_len` = the needed length
 /// and writes no node (`out_nodes` may be NULL iff `cap == 0`: the "ask for the size" call; a
-/// path never has more than `tt_max_depth(m) + 1` nodes). `out_len` NULL is `TT_ERR_NULL_ARG`.
+/// path never has more than `tt_max_depth(m) + 1` nodes; with `err` NULL that call allocates
+/// nothing). `out_len` NULL is `TT_ERR_NULL_ARG`.
 /// An invalid value is `TT_ERR_INPUT_VALUE` (row 0, its column).
 #[no_mangle]
 #[must_use]
@@ -368,7 +374,11 @@ pub unsafe extern "C" fn tt_decision_path(
     err: *mut tt_error,
 ) -> i32 {
     // SAFETY: the caller meets the header's contract for every pointer argument.
-    unsafe { guard(err, || run_path(m, row, n_cols, out_nodes, cap, out_len)) }
+    unsafe {
+        guard(err, || {
+            run_path(m, row, n_cols, out_nodes, cap, out_len, err)
+        })
+    }
 }
 
 /// `tt_decision_path` for a double row (0.0, 1.0, NaN = missing).
@@ -384,7 +394,11 @@ pub unsafe extern "C" fn tt_decision_path_f64(
     err: *mut tt_error,
 ) -> i32 {
     // SAFETY: the caller meets the header's contract for every pointer argument.
-    unsafe { guard(err, || run_path(m, row, n_cols, out_nodes, cap, out_len)) }
+    unsafe {
+        guard(err, || {
+            run_path(m, row, n_cols, out_nodes, cap, out_len, err)
+        })
+    }
 }
 
 /// Read node `node` (0 .. tt_n_nodes(m) - 1): leaf or split, split feature, children, missing

@@ -3,6 +3,8 @@
 //   tt::Model m = tt::Model::load("model.ttm");
 //   std::vector<int32_t> labels = m.predict(x.data(), n_rows, m.n_features());
 //   std::vector<double>  proba  = m.predict_proba(x.data(), n_rows, m.n_features());  // 2/row
+//   std::vector<int32_t> leaves = m.predict_leaf(x.data(), n_rows, m.n_features());   // node index
+//   std::vector<int32_t> path   = m.decision_path(x.data(), m.n_features());          // one row
 //
 // * Every failure throws tt::Error (a std::runtime_error) carrying the C status code and, where
 //   they apply, the input row/column and the model-file byte offset.
@@ -254,6 +256,86 @@ class Model {
     return out;
   }
 
+  // ---- explanations (issue 15) --------------------------------------------------------------
+
+  /// The reached leaf's node index per row (pre-order numbering: root 0, node, left subtree,
+  /// right subtree); `out` must hold n_rows values. No allocation.
+  void predict_leaf_into(const int8_t* x, std::size_t n_rows, std::size_t n_cols, int32_t* out,
+                         std::size_t out_len) const {
+    int32_t scratch[1];
+    tt_error e = detail::fresh_error();
+    detail::check(tt_predict_leaf(m_, in(x, n_rows, n_cols), n_rows, n_cols,
+                                  detail::nonnull_out(out, out_len, scratch), out_len, &e),
+                  e);
+  }
+  void predict_leaf_into(const double* x, std::size_t n_rows, std::size_t n_cols, int32_t* out,
+                         std::size_t out_len) const {
+    int32_t scratch[1];
+    tt_error e = detail::fresh_error();
+    detail::check(tt_predict_leaf_f64(m_, in(x, n_rows, n_cols), n_rows, n_cols,
+                                      detail::nonnull_out(out, out_len, scratch), out_len, &e),
+                  e);
+  }
+  std::vector<int32_t> predict_leaf(const int8_t* x, std::size_t n_rows, std::size_t n_cols) const {
+    probe(tt_predict_leaf, x, n_rows, n_cols);
+    std::vector<int32_t> out(n_rows);
+    predict_leaf_into(x, n_rows, n_cols, out.data(), out.size());
+    return out;
+  }
+  std::vector<int32_t> predict_leaf(const double* x, std::size_t n_rows, std::size_t n_cols) const {
+    probe(tt_predict_leaf_f64, x, n_rows, n_cols);
+    std::vector<int32_t> out(n_rows);
+    predict_leaf_into(x, n_rows, n_cols, out.data(), out.size());
+    return out;
+  }
+
+  /// Per-feature contributions to P(class 1), n_features() + 1 values per row (the last is the
+  /// bias, P1 of the root); a row's values add up to its P(class 1). No allocation.
+  void predict_contrib_into(const int8_t* x, std::size_t n_rows, std::size_t n_cols, double* out,
+                            std::size_t out_len) const {
+    double scratch[1];
+    tt_error e = detail::fresh_error();
+    detail::check(tt_predict_contrib(m_, in(x, n_rows, n_cols), n_rows, n_cols,
+                                     detail::nonnull_out(out, out_len, scratch), out_len, &e),
+                  e);
+  }
+  void predict_contrib_into(const double* x, std::size_t n_rows, std::size_t n_cols, double* out,
+                            std::size_t out_len) const {
+    double scratch[1];
+    tt_error e = detail::fresh_error();
+    detail::check(tt_predict_contrib_f64(m_, in(x, n_rows, n_cols), n_rows, n_cols,
+                                         detail::nonnull_out(out, out_len, scratch), out_len, &e),
+                  e);
+  }
+  std::vector<double> predict_contrib(const int8_t* x, std::size_t n_rows, std::size_t n_cols) const {
+    probe(tt_predict_contrib, x, n_rows, n_cols);
+    std::vector<double> out(contrib_len(n_rows));
+    predict_contrib_into(x, n_rows, n_cols, out.data(), out.size());
+    return out;
+  }
+  std::vector<double> predict_contrib(const double* x, std::size_t n_rows, std::size_t n_cols) const {
+    probe(tt_predict_contrib_f64, x, n_rows, n_cols);
+    std::vector<double> out(contrib_len(n_rows));
+    predict_contrib_into(x, n_rows, n_cols, out.data(), out.size());
+    return out;
+  }
+
+  /// The node indices from the root to the reached leaf for one row of n_cols values.
+  std::vector<int32_t> decision_path(const int8_t* row, std::size_t n_cols) const {
+    return path_of(tt_decision_path, row, n_cols);
+  }
+  std::vector<int32_t> decision_path(const double* row, std::size_t n_cols) const {
+    return path_of(tt_decision_path_f64, row, n_cols);
+  }
+
+  /// Node i's record; throws TT_ERR_NOT_FOUND if i >= n_nodes().
+  tt_node node(std::size_t i) const {
+    tt_node out{};
+    tt_error e = detail::fresh_error();
+    detail::check(tt_node_info(m_, i, &out, &e), e);
+    return out;
+  }
+
 #ifdef TT_HAS_SPAN
   // ---- C++20 spans: n_rows = x.size() / n_features() ---------------------------------------
   std::vector<int32_t> predict(std::span<const int8_t> x) const {
@@ -355,6 +437,31 @@ class Model {
     if (n_rows > SIZE_MAX / TT_N_CLASSES)
       throw Error(TT_ERR_SHAPE, "output size for " + std::to_string(n_rows) + " rows overflows");
     return n_rows * TT_N_CLASSES;
+  }
+
+  std::size_t contrib_len(std::size_t n_rows) const {
+    std::size_t w = n_features() + 1;
+    if (n_rows > SIZE_MAX / w)
+      throw Error(TT_ERR_SHAPE, "output size for " + std::to_string(n_rows) + " rows overflows");
+    return n_rows * w;
+  }
+
+  // A decision path: ask for its length (cap 0 -> TT_ERR_LENGTH and the length), then fill it.
+  template <typename T>
+  std::vector<int32_t> path_of(int32_t (*fn)(const tt_model*, const T*, std::size_t, int32_t*,
+                                             std::size_t, std::size_t*, tt_error*),
+                               const T* row, std::size_t n_cols) const {
+    tt_error e = detail::fresh_error();
+    std::size_t len = 0;
+    int32_t rc = fn(m_, in(row, 1, n_cols), n_cols, nullptr, 0, &len, &e);
+    if (rc != TT_ERR_LENGTH) {
+      detail::check(rc, e);
+      return {};
+    }
+    std::vector<int32_t> out(len);
+    detail::check(fn(m_, in(row, 1, n_cols), n_cols, out.data(), out.size(), &len, &e), e);
+    out.resize(len);
+    return out;
   }
 
   // Before allocating a result vector, validate every argument but the output with a call that

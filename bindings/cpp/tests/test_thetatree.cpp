@@ -284,6 +284,59 @@ void expect_empty(const tt::Model& m) {
   EXPECT_TT_CODE(TT_ERR_NULL_ARG, m.metadata_json());
 }
 
+// Explanations (issue 15): leaf indices equal the golden leaf_preorder on every row; paths run
+// from the root to that leaf along node()'s children; contributions add up to P(class 1).
+TEST(Explain, LeafPathContribAndNodeOnEveryReferenceModel) {
+  Manifest man;
+  size_t rows = 0;
+  for (size_t i = 0; i < man.m.n; i++) {
+    const std::string name = man.m.models[i].name, dataset = man.m.models[i].dataset;
+    tt::Model m = tt::Model::load(model_path(name));
+    for (bool missing : {false, true}) {
+      Input input(dataset, missing);
+      Golden golden(name, missing);
+      const ttt_input& in = input.in;
+      const size_t n = in.n_rows, nf = in.n_cols;
+      ASSERT_EQ(n, golden.g.n_rows) << name;
+      std::vector<int32_t> leaf = m.predict_leaf(in.x8, n, nf);
+      ASSERT_EQ(m.predict_leaf(in.x64, n, nf), leaf) << name;
+      std::vector<double> proba = m.predict_proba(in.x8, n, nf);
+      std::vector<double> contrib = m.predict_contrib(in.x8, n, nf);
+      ASSERT_EQ(contrib.size(), n * (nf + 1));
+      ASSERT_EQ(m.predict_contrib(in.x64, n, nf), contrib) << name;
+      for (size_t r = 0; r < n; r++) {
+        ASSERT_EQ(leaf[r], golden.g.leaf_preorder[r]) << name << " missing=" << missing << " row " << r;
+        double sum = 0;
+        for (size_t j = 0; j <= nf; j++) sum += contrib[r * (nf + 1) + j];
+        ASSERT_NEAR(sum, proba[2 * r + 1], 1e-12) << name << " row " << r;
+        if (r % 97 != 0) continue;  // paths: a sample of rows (the C test walks them all)
+        std::vector<int32_t> path = m.decision_path(in.x8 + r * nf, nf);
+        ASSERT_FALSE(path.empty());
+        EXPECT_EQ(path.front(), 0);
+        EXPECT_EQ(path.back(), leaf[r]);
+        EXPECT_EQ(m.decision_path(in.x64 + r * nf, nf), path);
+        for (size_t k = 0; k + 1 < path.size(); k++) {
+          tt_node nd = m.node(static_cast<size_t>(path[k]));
+          ASSERT_EQ(nd.is_leaf, 0);
+          int8_t v = in.x8[r * nf + static_cast<size_t>(nd.feature)];
+          bool right = v == 1 || (v == -1 && nd.missing_right);
+          EXPECT_EQ(path[k + 1], right ? nd.right : nd.left);
+        }
+        EXPECT_EQ(m.node(static_cast<size_t>(path.back())).is_leaf, 1);
+      }
+      rows += n;
+    }
+    EXPECT_TT_CODE(TT_ERR_NOT_FOUND, m.node(m.n_nodes()));
+    std::vector<int8_t> row(m.n_features(), 0);
+    EXPECT_TT_CODE(TT_ERR_SHAPE, m.decision_path(row.data(), row.size() + 1));
+    std::vector<int32_t> short_out(1);
+    EXPECT_TT_CODE(TT_ERR_LENGTH, m.predict_leaf_into(row.data(), 1, row.size(), short_out.data(), 0));
+  }
+  EXPECT_GT(rows, 0u);
+  tt::Model empty;
+  EXPECT_TT_CODE(TT_ERR_NULL_ARG, empty.node(0));
+}
+
 TEST(Model, MoveSemantics) {
   const std::string name = env("TT_ERRORS_MODEL");
   Manifest man;
