@@ -277,14 +277,26 @@ func TestPredictExplainValidation(t *testing.T) {
 // answer could never fit the memory budget is 413 at once, not an endless 503.
 func TestPredictExplainBudget(t *testing.T) {
 	dir := modelDir(t, map[string]string{"v1": exampleModel(t, "v1")})
-	ta := newTestApp(t, testConfig(t, dir, "-max-body-bytes", "1048576", "-max-inflight-bytes", "2097152"))
+	ta := newTestApp(t, testConfig(t, dir, "-max-body-bytes", "1048576", "-max-inflight-bytes", "3145728"))
 	n := ta.reg.Current().NFeatures
-	rows := make([][]int8, 5000)
+	rows := make([][]int8, 4000)
 	for i := range rows {
 		rows[i] = make([]int8, n)
 	}
 	body := featuresBody(rows, false)
+	// The lease is returned when the handler finishes, just after the answer is sent.
+	idle := func() {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Second)
+		for ta.budget.used.Load() != 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if used := ta.budget.used.Load(); used != 0 {
+			t.Fatalf("%d bytes of budget still held", used)
+		}
+	}
 	mustOK(t, ta, body) // without explanations it fits
+	idle()
 	status, b := ta.post(t, "/predict", withExplain(body, `"explain":true`))
 	if status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status %d: %.300s", status, b)
@@ -293,12 +305,5 @@ func TestPredictExplainBudget(t *testing.T) {
 		t.Fatalf("%s", b)
 	}
 	mustOK(t, ta, withExplain(featuresBody(rows[:100], false), `"explain":true`))
-	// Everything is returned once the handlers finish (just after the answers are sent).
-	deadline := time.Now().Add(2 * time.Second)
-	for ta.budget.used.Load() != 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if used := ta.budget.used.Load(); used != 0 {
-		t.Fatalf("%d bytes of budget still held", used)
-	}
+	idle()
 }
