@@ -153,3 +153,36 @@ func BenchmarkOverhead(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) { runRows(b, 1, c.f) })
 	}
 }
+
+// BenchmarkExplainInto: the explanation calls next to PredictProbaInto on the same rows
+// (1 and 1024 rows; DecisionPathInto is single-row by definition).
+func BenchmarkExplainInto(b *testing.B) {
+	fx := newBenchFixture(b)
+	for _, rows := range benchRows {
+		b.Run(fmt.Sprintf("proba/rows=%d", rows), func(b *testing.B) {
+			out := make([]float64, 2*rows)
+			runRows(b, rows, func(from int) error {
+				return fx.m.PredictProbaInto(fx.data.rowsI8(from, from+rows), rows, out)
+			})
+		})
+		b.Run(fmt.Sprintf("leaf/rows=%d", rows), func(b *testing.B) {
+			out := make([]int32, rows)
+			runRows(b, rows, func(from int) error {
+				return fx.m.PredictLeafInto(fx.data.rowsI8(from, from+rows), rows, out)
+			})
+		})
+		b.Run(fmt.Sprintf("contrib/rows=%d", rows), func(b *testing.B) {
+			out := make([]float64, rows*fx.m.ContribWidth())
+			runRows(b, rows, func(from int) error {
+				return fx.m.PredictContribInto(fx.data.rowsI8(from, from+rows), rows, out)
+			})
+		})
+	}
+	b.Run("path/rows=1", func(b *testing.B) {
+		out := make([]int32, fx.m.MaxDepth()+1)
+		runRows(b, 1, func(from int) error {
+			_, err := fx.m.DecisionPathInto(fx.data.rowsI8(from, from+1), out)
+			return err
+		})
+	})
+}

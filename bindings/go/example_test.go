@@ -49,3 +49,45 @@ func ExampleError() {
 	// true
 	// TT_ERR_BAD_MAGIC -1 -1
 }
+
+// Explaining one prediction: the leaf, the rules on the way there, and the features that
+// moved P(class 1) the most (compiled by go test, not run: it needs a model file).
+func ExampleModel_DecisionPath() {
+	m, err := thetatree.Load("model.ttm")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	row := make([]int8, m.NFeatures()) // one row: 0 absent, 1 present, -1 missing
+	row[0] = 1
+
+	path, err := m.DecisionPath(row) // node indices, root (0) first, leaf last
+	if err != nil {
+		log.Fatal(err)
+	}
+	names := m.FeatureNames()
+	for i, id := range path[:len(path)-1] {
+		n, _ := m.Node(int(id))
+		side := "absent"
+		if int(path[i+1]) == n.Right {
+			side = "present"
+		}
+		fmt.Printf("%s %s\n", names[n.Feature], side)
+	}
+	leaf, _ := m.Node(int(path[len(path)-1]))
+	fmt.Printf("leaf %d: class %s, P(class 1) = %v, n = %v\n", leaf.Index, m.ClassLabels()[leaf.Label],
+		leaf.Probabilities[1], leaf.NSamples)
+
+	// Per-feature changes of P(class 1) along that path, then the root's P(class 1): the
+	// values add up to the row's P(class 1).
+	contrib, err := m.PredictContrib(row, 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for f, v := range contrib[:m.NFeatures()] {
+		if v != 0 {
+			fmt.Printf("%s %+.3f\n", names[f], v)
+		}
+	}
+	fmt.Printf("bias %.3f\n", contrib[m.NFeatures()])
+}

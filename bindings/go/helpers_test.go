@@ -228,6 +228,7 @@ type goldenRow struct {
 	pred     int32
 	hasProba bool // false where p0/p1 are empty (pruned leaf without probabilities)
 	p0, p1   float64
+	leaf     int32 // leaf_preorder: the reached leaf's pre-order index (= the .ttm node index)
 }
 
 func readGolden(t testing.TB, model string, missing bool) []goldenRow {
@@ -263,6 +264,7 @@ func readGolden(t testing.TB, model string, missing bool) []goldenRow {
 		default:
 			t.Fatalf("%s: only one of p0/p1 is empty: %q", path, rec)
 		}
+		g.leaf = int32(mustInt(t, rec[5]))
 		rows = append(rows, g)
 	}
 	if len(rows) == 0 {

@@ -23,8 +23,11 @@ type handler struct {
 	model   *predict.Model
 	lim     predict.Limits
 	maxBody int64
-	log     *slog.Logger
-	buf     predict.Buffers
+	// maxAnswer bounds an answer's size in the response event (maxLambdaResponse minus
+	// responseSlack; tests lower it).
+	maxAnswer int
+	log       *slog.Logger
+	buf       predict.Buffers
 }
 
 // eventKind tells the payload formats apart from the few fields that identify them.
@@ -151,7 +154,37 @@ func (h *handler) predict(req request) (response, int, *predict.Error) {
 	if e != nil {
 		return response{}, rows, e
 	}
+	if n := wrappedLen(answer); n > h.maxAnswer {
+		// Lambda would fail the invocation with a bare 502 at API Gateway: say why instead.
+		return response{}, rows, predict.Errorf(http.StatusRequestEntityTooLarge, predict.CodeTooManyRows,
+			"the answer for %d rows is %d bytes in the gateway response, over the Lambda response limit of %d: send fewer rows per request",
+			rows, n, h.maxAnswer)
+	}
 	return response{status: http.StatusOK, body: answer}, rows, nil
+}
+
+// maxLambdaResponse is Lambda's limit on a synchronous invocation's response payload (6 MB);
+// responseSlack leaves room for the event envelope and headers around the body. Only an
+// explained answer ("explain": true, hundreds of bytes per row) can come near it.
+const (
+	maxLambdaResponse = 6 << 20
+	responseSlack     = 64 << 10
+)
+
+// wrappedLen is the length of body once json.Marshal has escaped it as the response event's
+// Body string: quotes, backslashes and the final newline gain a backslash; <, > and & become
+// \u00XX (the answer holds no other character that needs escaping).
+func wrappedLen(body []byte) int {
+	n := len(body)
+	for _, c := range body {
+		switch c {
+		case '"', '\\', '\n':
+			n++
+		case '<', '>', '&':
+			n += 5
+		}
+	}
+	return n
 }
 
 // logRequest is one JSON line per invocation with the deployment guide's fields.

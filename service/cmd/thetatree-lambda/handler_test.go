@@ -308,3 +308,59 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+// TestPredictExplainEvent: "explain": true through an API Gateway event is the service's
+// explained answer, byte for byte; an answer too large for a Lambda response is a 413 that
+// says so, not a failed invocation.
+func TestPredictExplainEvent(t *testing.T) {
+	h := newTestHandler(t, nil)
+	rows := randomRows(50, h.model.NFeatures, 7)
+	body := `{"explain":true,"top_k":3,` + strings.TrimPrefix(featuresBody(rows), "{")
+	want := serveAnswer(t, h, body)
+	var got struct {
+		Predictions  []int32 `json:"predictions"`
+		Explanations []struct {
+			Leaf  int32   `json:"leaf"`
+			Nodes []int32 `json:"nodes"`
+		} `json:"explanations"`
+	}
+	if err := json.Unmarshal(want, &got); err != nil || len(got.Explanations) != len(rows) {
+		t.Fatalf("%v: %.300s", err, want)
+	}
+	lib, err := thetatree.Load(exampleModel(t), thetatree.WithCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lib.Close()
+	for i, r := range rows {
+		leaf, err := lib.PredictLeaf(r, 1)
+		if err != nil || got.Explanations[i].Leaf != leaf[0] {
+			t.Fatalf("row %d: leaf %d, library %v (%v)", i, got.Explanations[i].Leaf, leaf, err)
+		}
+	}
+	for name, ev := range map[string][]byte{
+		"v1": v1Event("POST", "/predict", "application/json", body, false),
+		"v2": v2Event("POST", "/predict", "$default", "application/json", body, false),
+	} {
+		if a := invoke(t, h, ev); a.status != 200 || !bytes.Equal(a.body, want) {
+			t.Fatalf("%s: %d %.200s", name, a.status, a.body)
+		}
+	}
+	h.maxAnswer = len(want) // the escaped body is longer than the bare answer
+	a := invoke(t, h, v1Event("POST", "/predict", "application/json", body, false))
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if err := json.Unmarshal(a.body, &e); err != nil || a.status != 413 || e.Error.Code != predict.CodeTooManyRows ||
+		!strings.Contains(e.Error.Message, "Lambda response limit") {
+		t.Fatalf("%d %s", a.status, a.body)
+	}
+	if n := wrappedLen(want); n <= len(want) {
+		t.Fatalf("wrappedLen %d for %d bytes with quotes", n, len(want))
+	}
+	ev, _ := json.Marshal(events.APIGatewayProxyResponse{Body: string(want)})
+	plain, _ := json.Marshal(events.APIGatewayProxyResponse{Body: ""})
+	if got := len(ev) - len(plain); got != wrappedLen(want) {
+		t.Fatalf("the event's body is %d bytes, wrappedLen says %d", got, wrappedLen(want))
+	}
+}

@@ -93,7 +93,7 @@ func newHandler(getenv func(string) string, logOut io.Writer) (*handler, error) 
 	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level})).With("service", "thetatree-lambda")
 	log.Info("model loaded", "path", path, "model_version", m.Version, "digest", m.Digest,
 		"signed", m.Lib.IsSigned(), "verified", getenv("MODEL_KEY_FILE") != "", "n_features", m.NFeatures)
-	return &handler{model: m, lim: lim, maxBody: maxBody, log: log}, nil
+	return &handler{model: m, lim: lim, maxBody: maxBody, maxAnswer: maxLambdaResponse - responseSlack, log: log}, nil
 }
 
 // loadModel reads a regular model file (never a FIFO or device: internal/modelfile),

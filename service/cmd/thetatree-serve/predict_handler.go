@@ -194,7 +194,18 @@ func (a *app) predict(q *request, s *servedModel, w *respWriter) ([]byte, int, *
 	if e != nil {
 		return nil, p.Rows(), e
 	}
-	if !q.lease.grow(int64(p.Rows())*perRowAnswerBytes + 256) {
+	perRow := int64(perRowAnswerBytes)
+	if p.Explain() {
+		perRow += int64(s.Model.ExplainRowBytes(p.TopK()))
+	}
+	need := int64(p.Rows())*perRow + 256
+	if p.Explain() && need > a.budget.limit/2 {
+		// Retrying would never help: the answer alone would take (most of) the whole budget.
+		return nil, p.Rows(), predict.Errorf(http.StatusRequestEntityTooLarge, predict.CodeTooManyRows,
+			"explaining %d rows needs up to %d bytes of answer, more than half of MAX_INFLIGHT_BYTES (%d): send fewer rows per request",
+			p.Rows(), need, a.budget.limit)
+	}
+	if !q.lease.grow(need) {
 		return nil, p.Rows(), predict.Errorf(http.StatusServiceUnavailable, codeOverloaded,
 			"the request memory budget (MAX_INFLIGHT_BYTES) is in use: retry later")
 	}

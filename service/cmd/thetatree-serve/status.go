@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -39,6 +40,12 @@ func (a *app) handleReady(w *respWriter, r *http.Request) {
 		"model_digest": s.Digest, "verified": s.verified})
 }
 
+// inputHelp is /v1/model's "input": how to write a /predict body.
+var inputHelp = "values 0 (absent), 1 (present), -1 or null (missing); \"features\" rows in this feature order, " +
+	"or \"instances\" objects by feature name (absent names = 0); " +
+	fmt.Sprintf("\"explain\": true adds each row's leaf, path and top contributions (\"top_k\" 1-%d, default %d)",
+		predict.MaxTopK, predict.DefaultTopK)
+
 // modelInfo is GET /v1/model.
 type modelInfo struct {
 	Version         string          `json:"version"`
@@ -68,6 +75,6 @@ func (a *app) handleModel(w *respWriter, r *http.Request) {
 		Verified: s.verified, LoadedAt: s.loadedAt, NFeatures: s.NFeatures, Features: s.FeatureNames,
 		Classes: s.Classes, Metadata: s.metadata, Pinned: a.reg.Pin(), RollbackTargets: a.reg.History(),
 		LibraryVersion: thetatree.LibraryVersion(),
-		Input:          "values 0 (absent), 1 (present), -1 or null (missing); \"features\" rows in this feature order, or \"instances\" objects by feature name (absent names = 0)",
+		Input:          inputHelp,
 	})
 }

@@ -15,6 +15,11 @@ import (
 // clients. A tree has few distinct leaf probabilities, so each distinct value is formatted
 // once per answer and copied after that (memo).
 func AppendAnswer(b []byte, labels []int32, proba []float64, m *Model, memo *FloatMemo) []byte {
+	return appendModel(appendPredictions(b, labels, proba, memo), m)
+}
+
+// appendPredictions writes the answer up to the probabilities (the object left open).
+func appendPredictions(b []byte, labels []int32, proba []float64, memo *FloatMemo) []byte {
 	if memo == nil {
 		memo = new(FloatMemo)
 	}
@@ -37,7 +42,12 @@ func AppendAnswer(b []byte, labels []int32, proba []float64, m *Model, memo *Flo
 		b = memo.append(b, proba[2*i+1])
 		b = append(b, ']')
 	}
-	b = append(b, `],"model_version":`...)
+	return append(b, ']')
+}
+
+// appendModel closes the answer with the model's identity.
+func appendModel(b []byte, m *Model) []byte {
+	b = append(b, `,"model_version":`...)
 	b = append(b, m.versionJSON...)
 	b = append(b, `,"model_digest":`...)
 	b = append(b, m.digestJSON...)

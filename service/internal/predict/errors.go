@@ -65,6 +65,7 @@ const (
 	CodeMethod           = "method_not_allowed"
 	CodeNotFound         = "not_found"
 	CodeInternal         = "internal"
+	CodeBadOption        = "bad_option" // "explain" or "top_k" with a wrong value
 )
 
 // MethodNotAllowed is the answer to a request with the wrong method.

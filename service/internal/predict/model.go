@@ -21,10 +21,17 @@ type Model struct {
 	// Pre-encoded JSON fragments of the answer.
 	versionJSON []byte
 	digestJSON  []byte
+
+	// For explanations (explain.go): the split rules by node, the names as JSON strings.
+	maxDepth    int
+	nodes       []nodeRule
+	nameJSON    [][]byte
+	maxNameJSON int
 }
 
 // NewModel wraps a loaded model that will answer as `version`. It runs one all-missing row
-// through both prediction calls first: a model that cannot predict never serves.
+// through the prediction and explanation calls first: a model that cannot answer never
+// serves.
 func NewModel(lib *thetatree.Model, version string) (*Model, error) {
 	m := &Model{
 		Lib:          lib,
@@ -52,6 +59,15 @@ func NewModel(lib *thetatree.Model, version string) (*Model, error) {
 	}
 	if err := lib.PredictProbaInto(row, 1, make([]float64, 2)); err != nil {
 		return nil, fmt.Errorf("smoke prediction failed: %w", err)
+	}
+	if err := m.explainTables(); err != nil {
+		return nil, err
+	}
+	if _, err := lib.DecisionPath(row); err != nil {
+		return nil, fmt.Errorf("smoke explanation failed: %w", err)
+	}
+	if err := lib.PredictContribInto(row, 1, make([]float64, m.NFeatures+1)); err != nil {
+		return nil, fmt.Errorf("smoke explanation failed: %w", err)
 	}
 	return m, nil
 }

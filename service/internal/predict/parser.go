@@ -41,6 +41,11 @@ type Parser struct {
 	seen  []uint32 // per-column stamp of the row that last set it (duplicate detection)
 	stamp uint32
 
+	// Explanations (/predict only): "explain": true and its "top_k".
+	explain bool
+	hasOpt  [2]bool // "explain", "top_k" seen (each at most once)
+	topK    int     // 0 until "top_k" is given
+
 	// Feedback only.
 	labels []int8
 	ids    []string
@@ -144,6 +149,10 @@ func (p *Parser) Parse() *Error {
 				if e != nil {
 					return e
 				}
+			case !p.lim.Feedback && (key == "explain" || key == "top_k"):
+				if e := p.explainOption(key); e != nil {
+					return e
+				}
 			case p.lim.Feedback && key == "labels":
 				if hasLabels {
 					return &Error{Status: http.StatusBadRequest, Code: CodeBadShape, Message: `duplicate key "labels"`}
@@ -154,7 +163,7 @@ func (p *Parser) Parse() *Error {
 				}
 			default:
 				p.i = keyStart
-				want := `"features" or "instances"`
+				want := `"features" or "instances" (and optionally "explain", "top_k")`
 				if p.lim.Feedback {
 					want = `"labels" and one of "features", "instances", "ids"`
 				}
@@ -186,12 +195,12 @@ func (p *Parser) Parse() *Error {
 	if p.lim.Feedback {
 		return p.checkLabels(hasLabels)
 	}
-	return nil
+	return p.checkExplain()
 }
 
 // topLevelKey returns the known keys as constants (no allocation), anything else as a copy.
 func topLevelKey(b []byte) string {
-	for _, k := range [...]string{"features", "instances", "labels", "ids"} {
+	for _, k := range [...]string{"features", "instances", "labels", "ids", "explain", "top_k"} {
 		if string(b) == k {
 			return k
 		}

@@ -11,15 +11,16 @@ import (
 
 // Buffers are the reusable buffers of one request (pool them between requests).
 type Buffers struct {
-	Body   []byte // the transport's body buffer
-	x      []int8
-	seen   []uint32
-	labels []int32
-	proba  []float64
-	out    []byte
-	parser Parser
-	n      int // rows of the last Run
-	memo   FloatMemo
+	Body    []byte // the transport's body buffer
+	x       []int8
+	seen    []uint32
+	labels  []int32
+	proba   []float64
+	out     []byte
+	parser  Parser
+	n       int // rows of the last Run
+	memo    FloatMemo
+	explain explainBuffers
 }
 
 // Predicted are the labels of the last Run (valid until the buffers are reused).
@@ -28,7 +29,7 @@ func (b *Buffers) Predicted() []int32 { return b.labels[:b.n] }
 // Size is the bytes the buffers hold, to decide whether pooling them is worth their memory.
 func (b *Buffers) Size() int {
 	return cap(b.Body) + cap(b.x) + 4*cap(b.seen) + 4*cap(b.labels) + 8*cap(b.proba) + cap(b.out) +
-		cap(b.parser.labels)
+		cap(b.parser.labels) + 4*cap(b.explain.path) + 4*cap(b.explain.top) + 8*cap(b.explain.contrib)
 }
 
 // Parse parses body for model m. The parser (rows, labels, ids) is valid until b is reused.
@@ -76,13 +77,22 @@ func Predict(m *Model, body []byte, lim Limits, b *Buffers) ([]byte, int, *Error
 	return Answer(m, p, b)
 }
 
-// Answer predicts the rows parsed by p and encodes the answer (valid until b is reused).
+// Answer predicts the rows parsed by p and encodes the answer (valid until b is reused),
+// with the explanations if the body asked for them.
 func Answer(m *Model, p *Parser, b *Buffers) ([]byte, int, *Error) {
 	labels, proba, err := Run(m, p, b)
 	if err != nil {
 		return nil, p.rows, err
 	}
-	b.out = AppendAnswer(b.out[:0], labels, proba, m, &b.memo)
+	if !p.explain {
+		b.out = AppendAnswer(b.out[:0], labels, proba, m, &b.memo)
+		return b.out, p.rows, nil
+	}
+	out := appendPredictions(b.out[:0], labels, proba, &b.memo)
+	if out, err = m.appendExplanations(out, p, b); err != nil {
+		return nil, p.rows, err
+	}
+	b.out = appendModel(out, m)
 	return b.out, p.rows, nil
 }
 

@@ -1,6 +1,7 @@
 package predict
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"math/rand"
@@ -64,6 +65,8 @@ func FuzzPredictParser(f *testing.F) {
 		`{"features":[[0,1,0]],"labels":[1]}`, `{"ids":["a/0","b/1"],"labels":[0,1]}`,
 		`{"features":[[0,1,0,1,1,0,0,1,0,1,1],[1,1,1,1,0,0,0,0,1,0,1]]}`, `{"features":[[0,1,0,1,2,0,0,1,0,1,1]]}`,
 		`{"features":[[0,1,0,1,1,0,0,1,0,1,1,0]]}`, `{"features":[[0,1,0,1,1,0,0,1,0,1]]}`,
+		`{"explain":true,"top_k":3,"features":[[0,1,-1]]}`, `{"features":[],"explain":false}`,
+		`{"explain":"1","top_k":1e400,"instances":[]}`, `{"top_k":2,"explain":true,"explain":true}`,
 	} {
 		f.Add([]byte(s), false, false)
 		f.Add([]byte(s), true, false)
@@ -103,6 +106,28 @@ func fuzzOne(t *testing.T, m *Model, body []byte, ignore, feedback bool) {
 		if v < -1 || v > 1 {
 			t.Fatalf("cell %d", v)
 		}
+	}
+	// The explanation options, against encoding/json (keys matched exactly: encoding/json's
+	// struct fields would match case-insensitively).
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		t.Fatalf("accepted %q, encoding/json: %v", body, err)
+	}
+	ex, hasEx := top["explain"]
+	k, hasK := top["top_k"]
+	if feedback && (hasEx || hasK) {
+		t.Fatalf("feedback accepted explain options: %q", body)
+	}
+	if p.Explain() != (hasEx && string(bytes.TrimSpace(ex)) == "true") {
+		t.Fatalf("Explain() %v for %q", p.Explain(), body)
+	}
+	if hasK {
+		var kv float64
+		if err := json.Unmarshal(k, &kv); err != nil || float64(p.TopK()) != kv || !p.Explain() {
+			t.Fatalf("TopK() %d for %q", p.TopK(), body)
+		}
+	} else if p.TopK() != DefaultTopK {
+		t.Fatalf("TopK() %d without top_k", p.TopK())
 	}
 	// Differential check of the by-column shape against encoding/json.
 	var ref struct{ Features [][]any }
