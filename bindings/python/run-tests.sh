@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Python package's suite: lint the Rust side (fmt, clippy, unit tests), make a venv,
 # `pip install` the package from this directory (maturin builds the abi3 extension), then run
-# pytest (parity with the reference, inputs, models, hostile pickles, the guide's examples, and
+# pytest (parity with the reference, inputs, models, explanations (apply / decision_path /
+# predict_contrib, with and without scipy), hostile pickles, the guide's examples, and
 # thetatree.spark's Arrow batch core, which needs pyarrow but not Spark).
 #
 #   bindings/python/run-tests.sh              # venv in target/py-venv
@@ -18,7 +19,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 echo "== pip install test dependencies"
-"$venv/bin/pip" install "${pip_q[@]}" "maturin>=1.7,<2" numpy pandas pytest flask pyarrow
+"$venv/bin/pip" install "${pip_q[@]}" "maturin>=1.7,<2" numpy pandas pytest flask pyarrow scipy
 
 echo "== cargo fmt / clippy / test (bindings/python)"
 export PYO3_PYTHON="$venv/bin/python" PATH="$venv/bin:$PATH"

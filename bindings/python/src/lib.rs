@@ -4,6 +4,7 @@
 
 mod cells;
 mod errors;
+mod explain;
 mod model;
 
 use errors::{compile_error, load_error};

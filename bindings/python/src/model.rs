@@ -7,6 +7,7 @@
 
 use crate::cells::{self, bad_cell, BadCell, Check, Code};
 use crate::errors::{bad_value, load_error};
+use crate::explain::Paths;
 use numpy::ndarray::{ArrayView2, Axis, Ix2};
 use numpy::{
     PyArray1, PyArray2, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray,
@@ -52,6 +53,12 @@ impl PyModel {
 enum Want {
     Labels,
     Proba,
+    /// Leaf node indices (`apply`).
+    Leaves,
+    /// Per-feature contributions and the bias (`predict_contrib`).
+    Contrib,
+    /// Root-to-leaf node lists (`decision_path`).
+    Paths,
 }
 
 /// Rows for the walk: row-major, `n_features` cells per row.
@@ -65,6 +72,10 @@ enum Rows<'a> {
 enum Out<'a> {
     Labels(&'a mut [i64]),
     Proba(&'a mut [f64]),
+    Leaves(&'a mut [isize]),
+    Contrib(&'a mut [f64]),
+    /// Grows as rows are walked (a path's length is known only once it is walked).
+    Paths(&'a mut Paths),
 }
 
 /// Why a prediction failed, before it becomes a Python exception (which needs the GIL).
@@ -136,6 +147,40 @@ impl PyModel {
                 Rows::F64(x) => tree.predict_proba(x, n_rows, out),
             }
             .map_err(cell_error),
+            Out::Leaves(out) => {
+                // The library writes the C ABI's int32 node indices; numpy users get intp,
+                // scikit-learn's dtype for `apply`.
+                let mut leaves = vec![0i32; n_rows];
+                match rows {
+                    Rows::I8(x) => tree.predict_leaf(x, n_rows, &mut leaves),
+                    Rows::F64(x) => tree.predict_leaf(x, n_rows, &mut leaves),
+                }
+                .map_err(cell_error)?;
+                for (o, l) in out.iter_mut().zip(leaves) {
+                    *o = l as isize;
+                }
+                Ok(())
+            }
+            Out::Contrib(out) => match rows {
+                Rows::I8(x) => tree.predict_contrib(x, n_rows, out),
+                Rows::F64(x) => tree.predict_contrib(x, n_rows, out),
+            }
+            .map_err(cell_error),
+            Out::Paths(paths) => {
+                let depth = self.inner.max_depth();
+                match rows {
+                    Rows::I8(x) => paths.walk(&tree, x, n_rows, depth),
+                    Rows::F64(x) => paths.walk(&tree, x, n_rows, depth),
+                }
+                // One row at a time: the library's row is 0, the row of X is `r`.
+                .map_err(|(r, e)| {
+                    if e.status == Status::InputValue && e.column >= 0 {
+                        Failure::Cell(describe(r, e.column as usize))
+                    } else {
+                        Failure::Lib(e)
+                    }
+                })
+            }
         }
     }
 
@@ -234,6 +279,26 @@ impl PyModel {
                 // SAFETY: as above: a fresh array, exclusively ours until returned.
                 let s = unsafe { a.as_slice_mut() }.map_err(not_contiguous)?;
                 fill(Out::Proba(s)).map(|()| a.into_any())
+            }
+            Want::Leaves => {
+                let a = PyArray1::<isize>::zeros(py, n_rows, false);
+                // SAFETY: as above: a fresh array, exclusively ours until returned.
+                let s = unsafe { a.as_slice_mut() }.map_err(not_contiguous)?;
+                fill(Out::Leaves(s)).map(|()| a.into_any())
+            }
+            Want::Contrib => {
+                let width = self.inner.n_features() + 1;
+                let a = PyArray2::<f64>::zeros(py, [n_rows, width], false);
+                // SAFETY: as above: a fresh array, exclusively ours until returned.
+                let s = unsafe { a.as_slice_mut() }.map_err(not_contiguous)?;
+                fill(Out::Contrib(s)).map(|()| a.into_any())
+            }
+            Want::Paths => {
+                let mut paths = Paths::with_capacity(n_rows, self.inner.max_depth());
+                match fill(Out::Paths(&mut paths)) {
+                    Ok(()) => return paths.into_python(py, self.inner.n_nodes()),
+                    Err(f) => Err(f),
+                }
             }
         };
         result.map_err(|failure| match failure {
@@ -407,6 +472,43 @@ impl PyModel {
         check: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.predict_any(x, check, Want::Proba, false)
+    }
+
+    /// The leaf each row of `X` reaches, as its node index (`intp`, shape (n,)), like
+    /// scikit-learn's `apply`. Nodes are numbered in the reference's pre-order (root 0, then
+    /// the left subtree, then the right one): the `leaf_preorder` of the golden files and
+    /// the index `decision_path` uses. Same inputs and checks as `predict`.
+    #[pyo3(signature = (x, *, check = "all"))]
+    fn apply<'py>(&self, x: &Bound<'py, PyAny>, check: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.predict_any(x, check, Want::Leaves, false)
+    }
+
+    /// The nodes each row of `X` visits, root to leaf, as scikit-learn's `decision_path`
+    /// gives them: a `scipy.sparse.csr_matrix` of shape (n, n_nodes) with a 1 (`intp`) at each
+    /// visited node, when scipy is importable; otherwise the pair `(indptr, indices)` of
+    /// `intp` arrays (row `i` visits `indices[indptr[i]:indptr[i + 1]]`, root first, leaf
+    /// last). Same inputs and checks as `predict`.
+    #[pyo3(signature = (x, *, check = "all"))]
+    fn decision_path<'py>(
+        &self,
+        x: &Bound<'py, PyAny>,
+        check: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.predict_any(x, check, Want::Paths, false)
+    }
+
+    /// Per-feature contributions to P(class 1): `float64`, shape (n, n_features + 1),
+    /// LightGBM's `pred_contrib` layout. Column `f` adds up, over the splits on feature `f`
+    /// along the row's path, the change P1(child) - P1(node); the last column is the bias,
+    /// P1 of the root. A row adds up to its `predict_proba(X)[:, 1]` (within 1e-12), and is 0
+    /// for every feature not tested on its path. Same inputs and checks as `predict`.
+    #[pyo3(signature = (x, *, check = "all"))]
+    fn predict_contrib<'py>(
+        &self,
+        x: &Bound<'py, PyAny>,
+        check: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.predict_any(x, check, Want::Contrib, false)
     }
 
     /// Whether `predict(X)` reads `X`'s buffer in place (a C-contiguous `int8` or `float64`

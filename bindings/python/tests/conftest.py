@@ -115,6 +115,7 @@ class Golden:
     pred: np.ndarray  # int64
     proba: np.ndarray  # float64 (n, 2); NaN where the reference has none (pruned leaves)
     has_proba: np.ndarray  # bool
+    leaf: np.ndarray  # int64: the reached leaf's pre-order node index (leaf_preorder)
 
 
 def golden(model: str, missing: bool) -> Golden:
@@ -124,7 +125,8 @@ def golden(model: str, missing: bool) -> Golden:
     proba = np.array(
         [[float(r["p0"]), float(r["p1"])] if r["p0"] != "" else [np.nan, np.nan] for r in rows]
     )
-    return Golden(pred, proba, has)
+    leaf = np.array([int(r["leaf_preorder"]) for r in rows], dtype=np.int64)
+    return Golden(pred, proba, has, leaf)
 
 
 def assert_bits_equal(got: np.ndarray, want: np.ndarray, what: str) -> None:

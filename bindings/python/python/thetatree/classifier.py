@@ -247,6 +247,38 @@ class ThetaSketchDecisionTreeClassifier:
         except InputValueError as e:
             raise self._refused(checked, e) from None
 
+    # ---- explanations (scikit-learn's names; the same input rules as predict_proba) --------
+
+    def _explained(self, method: str, X: Any) -> Any:
+        checked = self._checked(X)
+        if checked is None:
+            # An empty X: the model's own empty result (the right dtype, width, or CSR type).
+            checked = np.zeros((0, self.n_features_in_), dtype=np.int8)
+        try:
+            return getattr(self.model, method)(checked, check="binary")
+        except InputValueError as e:
+            raise self._refused(checked, e) from None
+
+    def apply(self, X: Any) -> np.ndarray:
+        """The leaf each row reaches, as its node index (``intp``, shape (n,)), like
+        scikit-learn's ``apply``. Nodes are numbered in the reference's pre-order (root 0,
+        then the left subtree, then the right one)."""
+        return self._explained("apply", X)
+
+    def decision_path(self, X: Any) -> Any:
+        """The nodes each row visits, as scikit-learn's ``decision_path`` gives them: a
+        ``scipy.sparse.csr_matrix`` indicator of shape (n, n_nodes) when scipy is importable,
+        else the pair ``(indptr, indices)`` of ``intp`` arrays (row ``i`` visits
+        ``indices[indptr[i]:indptr[i + 1]]``, root first, leaf last)."""
+        return self._explained("decision_path", X)
+
+    def predict_contrib(self, X: Any) -> np.ndarray:
+        """Per-feature contributions to P(class 1), float64 (n, n_features_in_ + 1), in
+        LightGBM's ``pred_contrib`` layout: column ``f`` is the change in P(class 1) at the
+        splits on feature ``f`` along the row's path, the last column the root's P(class 1)
+        (the bias). A row adds up to ``predict_proba(X)[:, 1]`` within 1e-12."""
+        return self._explained("predict_contrib", X)
+
     def predict_log_proba(self, X: Any) -> np.ndarray:
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
