@@ -17,6 +17,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.nio.IntBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -26,6 +28,7 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The explanation calls (predictLeaf, predictContrib, decisionPath, node) on every reference
@@ -36,6 +39,8 @@ import org.junit.jupiter.api.function.Executable;
  */
 class ExplainTest {
     private static final double TOLERANCE = 1e-12;
+
+    @TempDir Path tmp;
 
     @TestFactory
     Stream<DynamicTest> goldenRowsOfEveryReferenceModel() {
@@ -398,6 +403,57 @@ class ExplainTest {
                 assertEquals(c, e.column(), e.getMessage());
                 assertTrue(e.detail().startsWith("row " + r + ","), e.detail());
             }
+        }
+    }
+
+    /**
+     * A chain of 100 splits on feature 0 (each with a one-sample leaf on the left): a path of 101
+     * nodes is longer than the shim's stack buffer, so decisionPath takes the library's
+     * needed-length answer (TT_ERR_LENGTH) and asks again.
+     */
+    @Test
+    void pathLongerThanTheStackBuffer() throws Exception {
+        int depth = 100;
+        StringBuilder json = new StringBuilder();
+        for (int d = 0; d < depth; d++) {
+            int rest = depth - d;
+            json.append("{\"type\":\"split\",\"feature_idx\":0,\"feature_name\":\"f\",")
+                    .append("\"n_samples\":").append(rest + 1).append(",\"class_counts\":[")
+                    .append(rest).append(",1],\"left\":{\"type\":\"leaf\",\"n_samples\":1,")
+                    .append("\"class_counts\":[1,0]},\"right\":");
+        }
+        json.append("{\"type\":\"leaf\",\"n_samples\":1,\"class_counts\":[0,1]}");
+        json.append("}".repeat(depth));
+        Path src = tmp.resolve("chain.json");
+        Path ttm = tmp.resolve("chain.ttm");
+        Files.writeString(src, json);
+        TestData.run(List.of(TestData.cli().toString(), "compile", src.toString(), "-o",
+                ttm.toString()));
+        try (Model m = Model.load(ttm)) {
+            assertEquals(depth, m.maxDepth());
+            // Pre-order: split d is node 2d, its left leaf 2d+1, its right child 2d+2.
+            int[] present = m.decisionPath(new byte[] {1});
+            assertEquals(depth + 1, present.length);
+            for (int k = 0; k <= depth; k++) {
+                assertEquals(2 * k, present[k], "step " + k);
+            }
+            assertArrayEquals(present, m.decisionPath(new double[] {1.0}));
+            assertArrayEquals(new int[] {0, 1}, m.decisionPath(new byte[] {0}));
+            // Missing goes to the bigger side: right, except at the last split (a tie: left).
+            int[] missing = m.decisionPath(new double[] {Double.NaN});
+            assertEquals(depth + 1, missing.length);
+            assertEquals(2 * depth - 1, missing[depth]);
+            assertArrayEquals(new int[] {2 * depth, 1, 2 * depth - 1},
+                    m.predictLeaf(new byte[] {1, 0, -1}, 3));
+            double[] c = m.predictContrib(new byte[] {1, 0, -1}, 3);
+            double[] p = m.predictProba(new byte[] {1, 0, -1}, 3);
+            for (int r = 0; r < 3; r++) {
+                assertEquals(p[2 * r + 1], c[2 * r] + c[2 * r + 1], TOLERANCE, "row " + r);
+                assertBits(m.node(0).probability1(), c[2 * r + 1], "bias of row " + r);
+            }
+            ThetaTreeException e = expect(ThetaTreeException.INPUT_VALUE,
+                    () -> m.decisionPath(new byte[] {3}));
+            assertEquals(0, e.column());
         }
     }
 
