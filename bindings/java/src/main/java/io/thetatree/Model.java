@@ -30,6 +30,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * #classLabels()}. Probabilities are {@code 2 * nRows} doubles, row-major: {@code out[2r]} =
  * P(class 0), {@code out[2r+1]} = P(class 1).
  *
+ * <p><b>Explanations.</b> Nodes are numbered in the reference's pre-order (root 0, then the left
+ * subtree, then the right subtree). {@link #predictLeaf(byte[], int)} gives each row's leaf,
+ * {@link #predictContrib(byte[], int)} the per-feature changes in P(class 1) along its path
+ * ({@code nFeatures() + 1} per row, the root's P(class 1) last), {@link #decisionPath(byte[])}
+ * one row's nodes from the root to the leaf and {@link #node(int)} one node. They take the same
+ * inputs, and fail in the same ways, as the predict calls.
+ *
  * <p><b>Threads.</b> A model is immutable: any number of threads may call any method at once
  * without locking. {@link #close()} may also be called at any time from any thread: it marks the
  * model closed (new calls throw {@link IllegalStateException}), waits for the calls in flight to
