@@ -245,6 +245,49 @@ typedef struct tt_error {
   char message[TT_ERROR_MESSAGE_LEN];
 } tt_error;
 
+/**
+ * One node of the tree, as `tt_node_info` reads it. Node indices are the reference's
+ * pre-order numbering (root 0, node, left subtree, right subtree).
+ */
+typedef struct tt_node {
+  /**
+   * 1 leaf, 0 split.
+   */
+  int32_t is_leaf;
+  /**
+   * Split feature index; -1 for a leaf.
+   */
+  int32_t feature;
+  /**
+   * Child for value 0; -1 for a leaf.
+   */
+  int32_t left;
+  /**
+   * Child for value 1; -1 for a leaf.
+   */
+  int32_t right;
+  /**
+   * 1 if a missing value goes right; 0 otherwise (and for a leaf).
+   */
+  int32_t missing_right;
+  /**
+   * Majority class index (as tt_predict would give at this node; class 0 on a tie).
+   */
+  int32_t label;
+  /**
+   * Training samples that reached the node.
+   */
+  double n_samples;
+  /**
+   * Training samples of class 0 and 1 (NaN for a split whose counts were not recorded).
+   */
+  double class_counts[2];
+  /**
+   * From the counts, computed exactly as the leaves' are (NaN when the counts are).
+   */
+  double probabilities[2];
+} tt_node;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -532,6 +575,157 @@ int32_t tt_predict_proba_csr(const struct tt_model *m,
  * it. NULL for NULL.
  */
 const char *tt_model_kernel(const struct tt_model *m);
+
+/**
+ * The leaf each row reaches, as its node index in the reference's pre-order numbering (root
+ * 0, node, left subtree, right subtree: the golden files' `leaf_preorder`). `out_leaf` must
+ * hold at least `n_rows` values. Input, errors and cost as `tt_predict`.
+ */
+TT_MUST_USE
+int32_t tt_predict_leaf(const struct tt_model *m,
+                        const int8_t *x,
+                        size_t n_rows,
+                        size_t n_cols,
+                        int32_t *out_leaf,
+                        size_t out_len,
+                        struct tt_error *err);
+
+/**
+ * `tt_predict_leaf` for double input (0.0, 1.0, NaN = missing).
+ */
+TT_MUST_USE
+int32_t tt_predict_leaf_f64(const struct tt_model *m,
+                            const double *x,
+                            size_t n_rows,
+                            size_t n_cols,
+                            int32_t *out_leaf,
+                            size_t out_len,
+                            struct tt_error *err);
+
+/**
+ * `tt_predict_leaf` for bit-packed rows (layout and errors as `tt_predict_bits`).
+ */
+TT_MUST_USE
+int32_t tt_predict_leaf_bits(const struct tt_model *m,
+                             const uint64_t *x,
+                             const uint64_t *missing,
+                             size_t n_rows,
+                             size_t n_cols,
+                             int32_t *out_leaf,
+                             size_t out_len,
+                             struct tt_error *err);
+
+/**
+ * `tt_predict_leaf` for sparse CSR rows (layout and errors as `tt_predict_csr`).
+ */
+TT_MUST_USE
+int32_t tt_predict_leaf_csr(const struct tt_model *m,
+                            const size_t *row_offsets,
+                            const uint32_t *indices,
+                            size_t n_indices,
+                            size_t n_rows,
+                            size_t n_cols,
+                            int32_t *out_leaf,
+                            size_t out_len,
+                            struct tt_error *err);
+
+/**
+ * Per-feature contributions to P(class 1) (LightGBM's `pred_contrib` layout):
+ * `n_features + 1` doubles per row, row-major; `out_len >= n_rows * (n_features + 1)`, else
+ * `TT_ERR_LENGTH`. For each split on the row's path that tests feature `f`,
+ * `out[f] += P1(child) - P1(node)` (node probabilities from the class counts, computed as the
+ * leaves' are); `out[n_features]` = P1(root), the bias. A row's values add up to its P(class 1)
+ * (within 1e-12) and are non-zero only for features tested on its path. Input and errors as
+ * `tt_predict`; on `TT_ERR_INPUT_VALUE` earlier rows are written, the failing row's values
+ * are incomplete.
+ */
+TT_MUST_USE
+int32_t tt_predict_contrib(const struct tt_model *m,
+                           const int8_t *x,
+                           size_t n_rows,
+                           size_t n_cols,
+                           double *out,
+                           size_t out_len,
+                           struct tt_error *err);
+
+/**
+ * `tt_predict_contrib` for double input (0.0, 1.0, NaN = missing).
+ */
+TT_MUST_USE
+int32_t tt_predict_contrib_f64(const struct tt_model *m,
+                               const double *x,
+                               size_t n_rows,
+                               size_t n_cols,
+                               double *out,
+                               size_t out_len,
+                               struct tt_error *err);
+
+/**
+ * `tt_predict_contrib` for bit-packed rows (input as `tt_predict_bits`).
+ */
+TT_MUST_USE
+int32_t tt_predict_contrib_bits(const struct tt_model *m,
+                                const uint64_t *x,
+                                const uint64_t *missing,
+                                size_t n_rows,
+                                size_t n_cols,
+                                double *out,
+                                size_t out_len,
+                                struct tt_error *err);
+
+/**
+ * `tt_predict_contrib` for sparse CSR rows (input and structure errors as `tt_predict_csr`).
+ */
+TT_MUST_USE
+int32_t tt_predict_contrib_csr(const struct tt_model *m,
+                               const size_t *row_offsets,
+                               const uint32_t *indices,
+                               size_t n_indices,
+                               size_t n_rows,
+                               size_t n_cols,
+                               double *out,
+                               size_t out_len,
+                               struct tt_error *err);
+
+/**
+ * The nodes from the root to the reached leaf for one int8 row of `n_cols` values (node
+ * indices as `tt_predict_leaf`'s, root first, leaf last). On success `*out_len` = the path
+ * length. When `cap` is shorter, returns `TT_ERR_LENGTH` with `*out_len` = the needed length
+ * and writes no node (`out_nodes` may be NULL iff `cap == 0`: the "ask for the size" call; a
+ * path never has more than `tt_max_depth(m) + 1` nodes). `out_len` NULL is `TT_ERR_NULL_ARG`.
+ * An invalid value is `TT_ERR_INPUT_VALUE` (row 0, its column).
+ */
+TT_MUST_USE
+int32_t tt_decision_path(const struct tt_model *m,
+                         const int8_t *row,
+                         size_t n_cols,
+                         int32_t *out_nodes,
+                         size_t cap,
+                         size_t *out_len,
+                         struct tt_error *err);
+
+/**
+ * `tt_decision_path` for a double row (0.0, 1.0, NaN = missing).
+ */
+TT_MUST_USE
+int32_t tt_decision_path_f64(const struct tt_model *m,
+                             const double *row,
+                             size_t n_cols,
+                             int32_t *out_nodes,
+                             size_t cap,
+                             size_t *out_len,
+                             struct tt_error *err);
+
+/**
+ * Read node `node` (0 .. tt_n_nodes(m) - 1): leaf or split, split feature, children, missing
+ * direction, n_samples, class counts and the probabilities and label they give. A node
+ * `>= tt_n_nodes(m)` is `TT_ERR_NOT_FOUND`. `*out` is written only on success.
+ */
+TT_MUST_USE
+int32_t tt_node_info(const struct tt_model *m,
+                     size_t node,
+                     struct tt_node *out,
+                     struct tt_error *err);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -14,7 +14,7 @@ use crate::traverse::Cell;
 /// The header's contract for a predict call: `m` NULL or a live model; `x` NULL or readable for
 /// `n_rows * n_cols` values; `out` NULL or writable for `out_len` values, not aliasing `x`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn predict_args<'a, T: Cell, O>(
+pub(super) unsafe fn predict_args<'a, T: Cell, O>(
     m: *const tt_model,
     x: *const T,
     n_rows: usize,

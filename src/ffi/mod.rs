@@ -22,6 +22,7 @@
 //! * `dense`: predictions on int8 / double rows.
 //! * `info`: model metadata, version and status names.
 //! * `wide`: predictions on bit-packed and sparse (CSR) rows, and the kernel query.
+//! * `explain`: leaf indices, contributions, decision paths and node records (issue 15).
 
 #![allow(non_camel_case_types)]
 // The entry points' doc comments become the header's; their shared safety contract is stated
@@ -30,7 +31,7 @@
 
 mod args;
 // cbindgen writes the functions in the order it meets these modules: keep them in the order of
-// the header's sections (load, dense predictions, metadata, wide predictions).
+// the header's sections (load, dense predictions, metadata, wide predictions, explanations).
 mod load;
 
 mod dense;
@@ -39,7 +40,10 @@ mod info;
 
 mod wide;
 
+mod explain;
+
 pub use dense::*;
+pub use explain::*;
 pub use info::*;
 pub use load::*;
 pub use wide::*;

@@ -17,7 +17,7 @@ use std::ffi::c_char;
 /// unless NULL) readable for `n_rows * ceil(n_cols / 64)` words; `out` NULL or writable for
 /// `out_len` values, not aliasing the inputs.
 #[allow(clippy::too_many_arguments)]
-unsafe fn bits_call<O>(
+pub(super) unsafe fn bits_call<O>(
     m: *const tt_model,
     x: *const u64,
     missing: *const u64,
@@ -130,7 +130,7 @@ pub unsafe extern "C" fn tt_predict_proba_bits(
 /// `n_rows + 1` values and `indices` for `n_indices`; `out` NULL or writable for `out_len`
 /// values, not aliasing the inputs.
 #[allow(clippy::too_many_arguments)]
-unsafe fn csr_call<O>(
+pub(super) unsafe fn csr_call<O>(
     m: *const tt_model,
     row_offsets: *const usize,
     indices: *const u32,

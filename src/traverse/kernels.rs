@@ -166,7 +166,7 @@ fn select(go_right: bool, left: u32, right: u32) -> u32 {
 
 impl<'a> Tree<'a> {
     #[inline(always)]
-    fn node(&self, i: usize) -> &'a RawNode {
+    fn raw_node(&self, i: usize) -> &'a RawNode {
         // SAFETY: every index the walks pass is 0 (n_nodes >= 1) or a child index read from a
         // split, validated < n_nodes.
         unsafe { self.nodes.get_unchecked(i) }
@@ -192,7 +192,7 @@ impl<'a> Tree<'a> {
     ) -> std::result::Result<LeafNode, usize> {
         let mut i = 0usize;
         loop {
-            let node = self.node(i);
+            let node = self.raw_node(i);
             let tag = node.tag.get();
             if tag == TAG_LEAF {
                 return Ok(LeafNode(i));
@@ -215,7 +215,7 @@ impl<'a> Tree<'a> {
     fn walk_branch_free<R: RowRead>(&self, row: R) -> std::result::Result<LeafNode, usize> {
         let mut i = 0usize;
         loop {
-            let node = self.node(i);
+            let node = self.raw_node(i);
             let tag = node.tag.get();
             if tag == TAG_LEAF {
                 return Ok(LeafNode(i));
@@ -239,7 +239,7 @@ impl<'a> Tree<'a> {
         loop {
             let mut active = false;
             for l in 0..LANES {
-                let node = self.node(at[l] as usize);
+                let node = self.raw_node(at[l] as usize);
                 let tag = node.tag.get();
                 let split = tag != TAG_LEAF;
                 // A lane at a leaf reads feature 0 and stays put. n_features >= 1 here: a tree
@@ -317,7 +317,7 @@ impl<'a> Tree<'a> {
     /// The root, when it is the tree's only node that matters: a leaf (no cell is ever read).
     #[inline(always)]
     pub(super) fn root_leaf(&self) -> Option<LeafNode> {
-        (self.node(0).tag.get() == TAG_LEAF).then_some(LeafNode(0))
+        (self.raw_node(0).tag.get() == TAG_LEAF).then_some(LeafNode(0))
     }
 
     /// The public value of a reached leaf.
@@ -387,5 +387,86 @@ impl<'a> Tree<'a> {
             |r, c| bad_value(r, c, x[r * nf + c]),
             emit,
         )
+    }
+}
+
+/// What an explanation walk does with each row and each edge it takes (the leaf index, the
+/// decision path and the contributions are visitors; see `explain.rs`).
+pub(super) trait PathVisit {
+    /// Row `row`'s walk starts (at the root, node 0).
+    fn start(&mut self, row: usize);
+    /// The walk goes from split `node`, which tests `feature`, to `child`.
+    fn edge(&mut self, node: usize, feature: usize, child: usize);
+}
+
+impl<'a> Tree<'a> {
+    /// Scalar walk of one row that reports every edge it takes, root first, to `visit`.
+    /// Children are mask-selected and cells are read in the order of [`Tree::walk`], so the
+    /// first invalid cell (the `Err` column) is the one the prediction calls report.
+    #[inline(always)]
+    pub(super) fn walk_edges<R: RowRead, V: PathVisit>(
+        &self,
+        row: R,
+        visit: &mut V,
+    ) -> std::result::Result<LeafNode, usize> {
+        let mut i = 0usize;
+        loop {
+            let node = self.raw_node(i);
+            let tag = node.tag.get();
+            if tag == TAG_LEAF {
+                return Ok(LeafNode(i));
+            }
+            let f = node.a.get() as usize;
+            // SAFETY: split feature indices are validated < n_features.
+            let (right, valid) = unsafe { row.route(f, tag == TAG_SPLIT_MISSING_RIGHT) };
+            if R::CHECKED && !valid {
+                return Err(f);
+            }
+            let next = select(right, node.b.get(), node.c.get()) as usize;
+            visit.edge(i, f, next);
+            i = next;
+        }
+    }
+
+    /// [`Tree::walk_edges`] of one dense row; panics unless `row.len() == n_features`.
+    #[inline(always)]
+    pub(super) fn walk_dense_edges<T: Cell, V: PathVisit>(
+        &self,
+        row: &[T],
+        visit: &mut V,
+    ) -> std::result::Result<LeafNode, usize> {
+        assert_eq!(row.len(), self.n_features, "row length != n_features");
+        visit.start(0);
+        self.walk_edges(DenseRow(row.as_ptr()), visit)
+    }
+
+    /// [`Tree::walk_edges`] over every row of a row-major dense matrix (rows ahead prefetched
+    /// as in `run`); panics unless `x.len() == n_rows * n_features`. The error is the first
+    /// invalid cell, after every earlier row was visited.
+    #[inline(always)]
+    pub(super) fn for_each_path<T: Cell, V: PathVisit>(
+        &self,
+        x: &[T],
+        n_rows: usize,
+        visit: &mut V,
+    ) -> Result<()> {
+        let nf = self.n_features;
+        assert!(
+            n_rows.checked_mul(nf) == Some(x.len()),
+            "input length != n_rows * n_features"
+        );
+        let base = x.as_ptr();
+        // The pointer arithmetic stays in bounds: r < n_rows and x.len() == n_rows * nf.
+        let row = |r: usize| DenseRow(base.wrapping_add(r * nf));
+        for r in 0..n_rows {
+            if r + PF_DIST * LANES < n_rows {
+                row(r + PF_DIST * LANES).prefetch(nf);
+            }
+            visit.start(r);
+            if let Err(c) = self.walk_edges(row(r), visit) {
+                return Err(bad_value(r, c, x[r * nf + c]));
+            }
+        }
+        Ok(())
     }
 }

@@ -32,13 +32,17 @@
 //!   shape checks of the drivers).
 //! * this module: [`Tree`], [`Kernel`], and the dense-row (int8 / f64) prediction calls.
 //! * `wide`: the bit-packed and sparse (CSR) prediction calls.
+//! * `explain`: leaf indices, decision paths, per-feature contributions and node records.
 
 mod cell;
+mod explain;
 mod kernels;
 mod wide;
 
 pub(crate) use cell::bad_value;
 pub use cell::Cell;
+pub use explain::NodeInfo;
+pub(crate) use explain::PathLen;
 pub use kernels::LANES;
 
 use kernels::LeafNode;
@@ -91,6 +95,10 @@ impl Kernel {
 pub struct Tree<'a> {
     nodes: &'a [RawNode],
     probs: &'a [F64],
+    /// Per-node training statistics (explanations only; never read by the prediction walks).
+    stats: &'a [RawStats],
+    /// Edges from the root to the deepest leaf (bounds a decision path's length).
+    max_depth: u32,
     n_features: usize,
     kernel: Kernel,
     /// The header's pre-order flag (validated): every split's left child is the next record.
@@ -111,9 +119,11 @@ impl<'a> Tree<'a> {
     pub(crate) fn new(model: &'a [u8], layout: &Layout) -> Tree<'a> {
         let (noff, nlen) = layout.section(SEC_NODES);
         let (poff, plen) = layout.section(SEC_PROBS);
+        let (soff, slen) = layout.section(SEC_STATS);
         // Validation already proved both conversions succeed; empty fallbacks keep this panic-free.
         let nodes = <[RawNode]>::ref_from_bytes(&model[noff..noff + nlen]).unwrap_or(&[]);
         let probs = <[F64]>::ref_from_bytes(&model[poff..poff + plen]).unwrap_or(&[]);
+        let stats = <[RawStats]>::ref_from_bytes(&model[soff..soff + slen]).unwrap_or(&[]);
         assert!(
             !nodes.is_empty(),
             "Tree::new called with an unvalidated layout"
@@ -121,6 +131,8 @@ impl<'a> Tree<'a> {
         Tree {
             nodes,
             probs,
+            stats,
+            max_depth: layout.max_depth(),
             n_features: layout.n_features() as usize,
             kernel: Kernel::for_shape(layout.n_leaves(), layout.max_depth()),
             left_adjacent: layout.flags() & FLAG_LEFT_ADJACENT != 0,

@@ -2,7 +2,8 @@
 //! and sparse rows in CSR form. Both are checked whole before anything is written, then walked
 //! by the same kernels as dense rows.
 
-use super::kernels::{BitsRow, LeafNode, MaskedBitsRow, SortedRow};
+use super::explain::Contrib;
+use super::kernels::{BitsRow, LeafNode, MaskedBitsRow, PathVisit, SortedRow};
 use super::{write_proba, Tree};
 use crate::error::{Error, Result, Status};
 
@@ -278,6 +279,121 @@ impl Tree<'_> {
             write_proba(out, r, self.probabilities(leaf))
         });
         Ok(())
+    }
+}
+
+/// Explanations of wide rows: leaf indices through the prediction drivers above, contributions
+/// through the edge-reporting walk.
+impl Tree<'_> {
+    /// Leaf node indices for bit-packed rows (layout as [`Tree::predict_bits`]).
+    pub fn predict_leaf_bits(
+        &self,
+        x: &[u64],
+        mask: Option<&[u64]>,
+        n_rows: usize,
+        out: &mut [i32],
+    ) -> Result<()> {
+        self.check_bits(x.len(), mask.map(<[u64]>::len), n_rows, out.len(), 1)?;
+        self.for_each_leaf_bits(x, mask, n_rows, |r, leaf| out[r] = leaf.index() as i32);
+        Ok(())
+    }
+
+    /// Contributions for bit-packed rows (layout as [`Tree::predict_bits`], output as
+    /// [`Tree::predict_contrib`]).
+    pub fn predict_contrib_bits(
+        &self,
+        x: &[u64],
+        mask: Option<&[u64]>,
+        n_rows: usize,
+        out: &mut [f64],
+    ) -> Result<()> {
+        let w = self.contrib_width();
+        self.check_bits(x.len(), mask.map(<[u64]>::len), n_rows, out.len(), w)?;
+        let wpr = self.words_per_row();
+        let visit = &mut Contrib::new(self, out);
+        // Lengths were checked above: the row pointers stay in bounds (r < n_rows). Bit rows
+        // hold no invalid value, so the walks cannot fail.
+        for r in 0..n_rows {
+            visit.start(r);
+            let _ = match mask {
+                None => self.walk_edges(BitsRow(x.as_ptr().wrapping_add(r * wpr)), visit),
+                Some(m) => self.walk_edges(
+                    MaskedBitsRow(
+                        x.as_ptr().wrapping_add(r * wpr),
+                        m.as_ptr().wrapping_add(r * wpr),
+                    ),
+                    visit,
+                ),
+            };
+        }
+        Ok(())
+    }
+
+    /// Leaf node indices for sparse CSR rows (layout as [`Tree::predict_csr`]).
+    pub fn predict_leaf_csr(
+        &self,
+        offsets: &[usize],
+        indices: &[u32],
+        n_rows: usize,
+        out: &mut [i32],
+    ) -> Result<()> {
+        self.check_csr(offsets, indices, n_rows, out.len(), 1)?;
+        self.for_each_leaf_csr(offsets, indices, n_rows, |r, leaf| {
+            out[r] = leaf.index() as i32
+        });
+        Ok(())
+    }
+
+    /// Contributions for sparse CSR rows (layout as [`Tree::predict_csr`], output as
+    /// [`Tree::predict_contrib`]).
+    pub fn predict_contrib_csr(
+        &self,
+        offsets: &[usize],
+        indices: &[u32],
+        n_rows: usize,
+        out: &mut [f64],
+    ) -> Result<()> {
+        self.check_csr(offsets, indices, n_rows, out.len(), self.contrib_width())?;
+        let visit = &mut Contrib::new(self, out);
+        let wpr = self.words_per_row();
+        if wpr <= SMALL_SET_WORDS {
+            self.csr_paths::<SMALL_SET_WORDS, _>(offsets, indices, n_rows, visit);
+        } else if wpr <= LARGE_SET_WORDS {
+            self.csr_paths::<LARGE_SET_WORDS, _>(offsets, indices, n_rows, visit);
+        } else {
+            for r in 0..n_rows {
+                visit.start(r);
+                // Sparse rows hold no invalid value: the walk cannot fail.
+                let _ = self.walk_edges(SortedRow(&indices[offsets[r]..offsets[r + 1]]), visit);
+            }
+        }
+        Ok(())
+    }
+
+    /// The edge walk of checked CSR rows through a stack bitset of `N >= words_per_row()`
+    /// words (set the row's bits, walk, clear them).
+    fn csr_paths<const N: usize, V: PathVisit>(
+        &self,
+        offsets: &[usize],
+        indices: &[u32],
+        n_rows: usize,
+        visit: &mut V,
+    ) {
+        assert!(self.words_per_row() <= N, "bitset too small");
+        let mut set = [0u64; N];
+        for r in 0..n_rows {
+            let row = &indices[offsets[r]..offsets[r + 1]];
+            // Indices are < n_features <= 64 * N (check_csr); the mask only drops the bounds check.
+            for &j in row {
+                set[(j >> 6) as usize & (N - 1)] |= 1u64 << (j & 63);
+            }
+            visit.start(r);
+            // Sparse rows hold no invalid value: the walk cannot fail.
+            let _ = self.walk_edges(BitsRow(set.as_ptr()), visit);
+            for &j in row {
+                set[(j >> 6) as usize & (N - 1)] = 0;
+            }
+        }
     }
 }
 

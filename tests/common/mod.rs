@@ -143,10 +143,12 @@ pub fn input(dataset: &str, missing: bool) -> Input {
     Input { names, rows }
 }
 
-/// One golden row: expected label and probabilities (None where the golden file is empty).
+/// One golden row: expected label and probabilities (None where the golden file is empty),
+/// and the reached leaf's pre-order node index.
 pub struct Golden {
     pub pred: i32,
     pub proba: Option<[f64; 2]>,
+    pub leaf_preorder: usize,
 }
 
 pub fn golden(model: &str, missing: bool) -> Vec<Golden> {
@@ -165,6 +167,7 @@ pub fn golden(model: &str, missing: bool) -> Vec<Golden> {
             Golden {
                 pred: f[2].parse().unwrap(),
                 proba,
+                leaf_preorder: f[5].parse().unwrap(),
             }
         })
         .collect()
