@@ -100,6 +100,7 @@ class ThetaTreeModel(JavaModel, JavaMLReadable["ThetaTreeModel"], JavaMLWritable
     >>> from thetatree.spark import ThetaTreeModel
     >>> model = ThetaTreeModel.fromFile("s3a://bucket/models/trips.ttm").setFeaturesCol("f")
     >>> scored = model.transform(df)   # + prediction (double), probability (Vector [P0, P1])
+    >>> leaves = model.setLeafCol("leaf").transform(df)   # + leaf (double pre-order node index)
 
     Input: ``featuresCol`` (``array<tinyint|int|double>``, ``binary`` or an ml Vector) or, with
     :meth:`setInputCols`, one boolean/numeric column per feature matched by name.
@@ -133,6 +134,13 @@ class ThetaTreeModel(JavaModel, JavaMLReadable["ThetaTreeModel"], JavaMLWritable
         "probability column (ml Vector [P(class 0), P(class 1)]); empty to leave it out",
         typeConverter=TypeConverters.toString,
     )
+    leafCol: "Param[str]" = Param(
+        Params._dummy(),
+        "leafCol",
+        "leaf column (double: the reached leaf's pre-order node index, root 0); empty (the "
+        "default) to leave it out",
+        typeConverter=TypeConverters.toString,
+    )
     handleInvalid: "Param[str]" = Param(
         Params._dummy(),
         "handleInvalid",
@@ -154,6 +162,7 @@ class ThetaTreeModel(JavaModel, JavaMLReadable["ThetaTreeModel"], JavaMLWritable
             featuresCol="features",
             predictionCol="prediction",
             probabilityCol="probability",
+            leafCol="",
             handleInvalid="error",
             batchSize=4096,
         )
@@ -251,6 +260,10 @@ class ThetaTreeModel(JavaModel, JavaMLReadable["ThetaTreeModel"], JavaMLWritable
     def getProbabilityCol(self) -> str:
         return self.getOrDefault(self.probabilityCol)
 
+    def getLeafCol(self) -> str:
+        """The leaf column, or ``""`` (the default) when it is left out."""
+        return self.getOrDefault(self.leafCol)
+
     def getHandleInvalid(self) -> str:
         return self.getOrDefault(self.handleInvalid)
 
@@ -269,6 +282,12 @@ class ThetaTreeModel(JavaModel, JavaMLReadable["ThetaTreeModel"], JavaMLWritable
 
     def setProbabilityCol(self, value: str) -> "ThetaTreeModel":
         return self._set(probabilityCol=value)
+
+    def setLeafCol(self, value: str) -> "ThetaTreeModel":
+        """Append the reached leaf's node index in the reference's pre-order numbering (root 0,
+        left subtree, right subtree: ``Model.apply`` and the golden ``leaf_preorder``) as a
+        double, the type of Spark's own ``leafCol``; ``""`` (the default) leaves it out."""
+        return self._set(leafCol=value)
 
     def setHandleInvalid(self, value: str) -> "ThetaTreeModel":
         """``"error"`` (default), ``"skip"`` or ``"keep"``."""

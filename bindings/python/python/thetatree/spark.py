@@ -22,7 +22,9 @@ Both give the reference classifier's answers bit for bit, with the same input fo
 a features column (``array<tinyint|int|bigint|double|...>``, ``binary`` with one byte per
 feature, or an ml Vector) or one column per feature matched by name (null = missing);
 ``prediction`` a double (0.0 / 1.0), ``probability`` [P(class 0), P(class 1)]; ``handle_invalid``
-/ ``handleInvalid`` ``"error"``, ``"skip"`` or ``"keep"`` as in Spark ML.
+/ ``handleInvalid`` ``"error"``, ``"skip"`` or ``"keep"`` as in Spark ML. The JVM stage also
+appends, with ``setLeafCol(name)`` (off by default, as Spark's ``leafCol``), the reached leaf's
+pre-order node index as a double.
 
 Importing this module imports neither pyspark nor pyarrow: they are imported when first needed,
 with an ``ImportError`` saying what to install.

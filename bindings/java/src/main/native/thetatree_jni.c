@@ -436,27 +436,61 @@ JNIEXPORT jbyteArray JNICALL Java_io_thetatree_Native_digest(JNIEnv *env, jclass
 
 /* ---------------------------------------------------------------- prediction */
 
+/* What a batch call writes per row (values of Native.OUT_*). */
+enum { OUT_LABEL = 0, OUT_PROBA = 1, OUT_LEAF = 2, OUT_CONTRIB = 3 };
+
+static int valid_kind(jint kind) {
+    return kind == OUT_LABEL || kind == OUT_PROBA || kind == OUT_LEAF || kind == OUT_CONTRIB;
+}
+
 /* One call of the C API with untyped pointers. */
-static int32_t call_tt(const tt_model *m, int cell, int proba, const void *x, size_t n_rows,
+static int32_t call_tt(const tt_model *m, int cell, int kind, const void *x, size_t n_rows,
                        size_t n_cols, void *out, size_t out_len, tt_error *e) {
     if (cell == CELL_INT8) {
-        return proba ? tt_predict_proba(m, (const int8_t *)x, n_rows, n_cols, (double *)out,
-                                        out_len, e)
-                     : tt_predict(m, (const int8_t *)x, n_rows, n_cols, (int32_t *)out, out_len,
-                                  e);
+        const int8_t *xb = (const int8_t *)x;
+        switch (kind) {
+        case OUT_PROBA:
+            return tt_predict_proba(m, xb, n_rows, n_cols, (double *)out, out_len, e);
+        case OUT_LEAF:
+            return tt_predict_leaf(m, xb, n_rows, n_cols, (int32_t *)out, out_len, e);
+        case OUT_CONTRIB:
+            return tt_predict_contrib(m, xb, n_rows, n_cols, (double *)out, out_len, e);
+        default:
+            return tt_predict(m, xb, n_rows, n_cols, (int32_t *)out, out_len, e);
+        }
     }
-    return proba ? tt_predict_proba_f64(m, (const double *)x, n_rows, n_cols, (double *)out,
-                                        out_len, e)
-                 : tt_predict_f64(m, (const double *)x, n_rows, n_cols, (int32_t *)out, out_len,
-                                  e);
+    const double *xd = (const double *)x;
+    switch (kind) {
+    case OUT_PROBA:
+        return tt_predict_proba_f64(m, xd, n_rows, n_cols, (double *)out, out_len, e);
+    case OUT_LEAF:
+        return tt_predict_leaf_f64(m, xd, n_rows, n_cols, (int32_t *)out, out_len, e);
+    case OUT_CONTRIB:
+        return tt_predict_contrib_f64(m, xd, n_rows, n_cols, (double *)out, out_len, e);
+    default:
+        return tt_predict_f64(m, xd, n_rows, n_cols, (int32_t *)out, out_len, e);
+    }
 }
 
 static size_t cell_size(int cell) {
     return cell == CELL_INT8 ? sizeof(int8_t) : sizeof(double);
 }
 
-static size_t out_size(int proba) {
-    return proba ? sizeof(double) : sizeof(int32_t);
+static size_t out_size(int kind) {
+    return kind == OUT_PROBA || kind == OUT_CONTRIB ? sizeof(double) : sizeof(int32_t);
+}
+
+/* Output elements per row: contributions are n_features + 1 (the model's, whatever n_cols the
+ * caller passed: a wrong n_cols is the library's SHAPE error). */
+static int64_t out_per_row(const tt_model *m, int kind) {
+    switch (kind) {
+    case OUT_PROBA:
+        return TT_N_CLASSES;
+    case OUT_CONTRIB:
+        return (int64_t)tt_n_features(m) + 1;
+    default:
+        return 1;
+    }
 }
 
 /* An error in chunk [start, ...) reports rows relative to the chunk: shift `row` to the batch,
@@ -479,7 +513,7 @@ static void rebase_row(tt_error *e, int64_t start) {
 /* Small batches (a few rows, the latency-critical case): copy in and out with the bounds-checked
  * Get/Set<Type>ArrayRegion (two JNI calls) instead of pinning both arrays (four calls plus two
  * GetArrayLength). On failure nothing is written to `out`. */
-static void predict_small(JNIEnv *env, const tt_model *m, int cell, int proba, jarray x,
+static void predict_small(JNIEnv *env, const tt_model *m, int cell, int kind, jarray x,
                           jint x_off, jint n_rows, jint n_cols, jarray out, jint out_off,
                           jint out_len) {
     union {
@@ -488,7 +522,7 @@ static void predict_small(JNIEnv *env, const tt_model *m, int cell, int proba, j
         int8_t b[SMALL_BYTES];
     } in, res;
     const jsize cells = n_rows * n_cols;
-    const jsize need = n_rows * (proba ? TT_N_CLASSES : 1);
+    const jsize need = (jsize)(n_rows * out_per_row(m, kind)); /* <= SMALL_BYTES: checked */
     if (cell == CELL_INT8) {
         (*env)->GetByteArrayRegion(env, (jbyteArray)x, x_off, cells, (jbyte *)in.b);
     } else {
@@ -500,13 +534,13 @@ static void predict_small(JNIEnv *env, const tt_model *m, int cell, int proba, j
     tt_error e;
     init_error(&e);
     /* Hand the library the caller's real out_len when it is short, so it reports LENGTH. */
-    int32_t rc = call_tt(m, cell, proba, in.b, (size_t)n_rows, (size_t)n_cols, res.b,
+    int32_t rc = call_tt(m, cell, kind, in.b, (size_t)n_rows, (size_t)n_cols, res.b,
                          (size_t)(out_len < need ? out_len : need), &e);
     if (rc != TT_OK) {
         throw_tt(env, rc, &e);
         return;
     }
-    if (proba) {
+    if (out_size(kind) == sizeof(double)) {
         (*env)->SetDoubleArrayRegion(env, (jdoubleArray)out, out_off, need, (const jdouble *)res.d);
     } else {
         (*env)->SetIntArrayRegion(env, (jintArray)out, out_off, need, (const jint *)res.i);
@@ -515,19 +549,19 @@ static void predict_small(JNIEnv *env, const tt_model *m, int cell, int proba, j
 
 /* Predict from a Java primitive array into a Java primitive array. Offsets and lengths are in
  * elements. Chunked so that each critical region covers at most CHUNK_CELLS input cells. */
-static void predict_arrays(JNIEnv *env, jlong h, int cell, int proba, jarray x, jint x_off,
+static void predict_arrays(JNIEnv *env, jlong h, int cell, int kind, jarray x, jint x_off,
                            jint n_rows, jint n_cols, jarray out, jint out_off, jint out_len) {
     if (x == NULL || out == NULL) {
         throw_named(env, "java/lang/NullPointerException", x == NULL ? "x" : "out");
         return;
     }
-    const int64_t per_row = proba ? TT_N_CLASSES : 1;
-    const size_t csz = cell_size(cell), osz = out_size(proba);
     const tt_model *m = model_of(h);
+    const int64_t per_row = out_per_row(m, kind);
+    const size_t csz = cell_size(cell), osz = out_size(kind);
     if (x_off >= 0 && n_rows >= 0 && n_cols >= 0 && out_off >= 0 && out_len >= 0 &&
         (int64_t)n_rows * n_cols * (int64_t)csz <= SMALL_BYTES &&
         (int64_t)n_rows * per_row * (int64_t)osz <= SMALL_BYTES) {
-        predict_small(env, m, cell, proba, x, x_off, n_rows, n_cols, out, out_off, out_len);
+        predict_small(env, m, cell, kind, x, x_off, n_rows, n_cols, out, out_off, out_len);
         return;
     }
     const int64_t x_alen = (*env)->GetArrayLength(env, x);
@@ -571,7 +605,7 @@ static void predict_arrays(JNIEnv *env, jlong h, int cell, int proba, jarray x, 
             return;
         }
         /* ---- critical region: no JNI calls ---- */
-        int32_t rc = call_tt(m, cell, proba, xp + ((size_t)x_off + (size_t)(start * n_cols)) * csz,
+        int32_t rc = call_tt(m, cell, kind, xp + ((size_t)x_off + (size_t)(start * n_cols)) * csz,
                              (size_t)rows, (size_t)n_cols,
                              op + ((size_t)out_off + (size_t)(start * per_row)) * osz,
                              this_out_len, &e);
@@ -595,7 +629,7 @@ JNIEXPORT void JNICALL Java_io_thetatree_Native_predictBytes(JNIEnv *env, jclass
                                                              jintArray out, jint out_off,
                                                              jint out_len) {
     UNUSED(cls);
-    predict_arrays(env, h, CELL_INT8, 0, x, x_off, n_rows, n_cols, out, out_off, out_len);
+    predict_arrays(env, h, CELL_INT8, OUT_LABEL, x, x_off, n_rows, n_cols, out, out_off, out_len);
 }
 
 JNIEXPORT void JNICALL Java_io_thetatree_Native_probaBytes(JNIEnv *env, jclass cls, jlong h,
@@ -603,7 +637,7 @@ JNIEXPORT void JNICALL Java_io_thetatree_Native_probaBytes(JNIEnv *env, jclass c
                                                            jint n_cols, jdoubleArray out,
                                                            jint out_off, jint out_len) {
     UNUSED(cls);
-    predict_arrays(env, h, CELL_INT8, 1, x, x_off, n_rows, n_cols, out, out_off, out_len);
+    predict_arrays(env, h, CELL_INT8, OUT_PROBA, x, x_off, n_rows, n_cols, out, out_off, out_len);
 }
 
 JNIEXPORT void JNICALL Java_io_thetatree_Native_predictDoubles(JNIEnv *env, jclass cls, jlong h,
@@ -612,7 +646,7 @@ JNIEXPORT void JNICALL Java_io_thetatree_Native_predictDoubles(JNIEnv *env, jcla
                                                                jintArray out, jint out_off,
                                                                jint out_len) {
     UNUSED(cls);
-    predict_arrays(env, h, CELL_FLOAT64, 0, x, x_off, n_rows, n_cols, out, out_off, out_len);
+    predict_arrays(env, h, CELL_FLOAT64, OUT_LABEL, x, x_off, n_rows, n_cols, out, out_off, out_len);
 }
 
 JNIEXPORT void JNICALL Java_io_thetatree_Native_probaDoubles(JNIEnv *env, jclass cls, jlong h,
@@ -621,16 +655,178 @@ JNIEXPORT void JNICALL Java_io_thetatree_Native_probaDoubles(JNIEnv *env, jclass
                                                              jdoubleArray out, jint out_off,
                                                              jint out_len) {
     UNUSED(cls);
-    predict_arrays(env, h, CELL_FLOAT64, 1, x, x_off, n_rows, n_cols, out, out_off, out_len);
+    predict_arrays(env, h, CELL_FLOAT64, OUT_PROBA, x, x_off, n_rows, n_cols, out, out_off, out_len);
+}
+
+JNIEXPORT void JNICALL Java_io_thetatree_Native_leafBytes(JNIEnv *env, jclass cls, jlong h,
+                                                          jbyteArray x, jint x_off, jint n_rows,
+                                                          jint n_cols, jintArray out,
+                                                          jint out_off, jint out_len) {
+    UNUSED(cls);
+    predict_arrays(env, h, CELL_INT8, OUT_LEAF, x, x_off, n_rows, n_cols, out, out_off, out_len);
+}
+
+JNIEXPORT void JNICALL Java_io_thetatree_Native_leafDoubles(JNIEnv *env, jclass cls, jlong h,
+                                                            jdoubleArray x, jint x_off,
+                                                            jint n_rows, jint n_cols,
+                                                            jintArray out, jint out_off,
+                                                            jint out_len) {
+    UNUSED(cls);
+    predict_arrays(env, h, CELL_FLOAT64, OUT_LEAF, x, x_off, n_rows, n_cols, out, out_off,
+                   out_len);
+}
+
+JNIEXPORT void JNICALL Java_io_thetatree_Native_contribBytes(JNIEnv *env, jclass cls, jlong h,
+                                                             jbyteArray x, jint x_off,
+                                                             jint n_rows, jint n_cols,
+                                                             jdoubleArray out, jint out_off,
+                                                             jint out_len) {
+    UNUSED(cls);
+    predict_arrays(env, h, CELL_INT8, OUT_CONTRIB, x, x_off, n_rows, n_cols, out, out_off,
+                   out_len);
+}
+
+JNIEXPORT void JNICALL Java_io_thetatree_Native_contribDoubles(JNIEnv *env, jclass cls, jlong h,
+                                                               jdoubleArray x, jint x_off,
+                                                               jint n_rows, jint n_cols,
+                                                               jdoubleArray out, jint out_off,
+                                                               jint out_len) {
+    UNUSED(cls);
+    predict_arrays(env, h, CELL_FLOAT64, OUT_CONTRIB, x, x_off, n_rows, n_cols, out, out_off,
+                   out_len);
+}
+
+/* ---------------------------------------------------------------- explanation: one row */
+
+/* A path of up to this many nodes (depth 63) is written to the stack; a deeper tree's path goes
+ * to a heap buffer of the length the library asks for (TT_ERR_LENGTH protocol). */
+#define PATH_STACK 64
+
+/* The root-to-leaf node indices of the row x[x_off, x_off + n_cols) as a new int[]. */
+static jintArray decision_path(JNIEnv *env, jlong h, int cell, jarray x, jint x_off,
+                               jint n_cols) {
+    if (x == NULL) {
+        throw_named(env, "java/lang/NullPointerException", "row");
+        return NULL;
+    }
+    const jsize alen = (*env)->GetArrayLength(env, x);
+    if (x_off < 0 || n_cols < 0 || (int64_t)x_off + (int64_t)n_cols > (int64_t)alen) {
+        throw_named(env, "java/lang/ArrayIndexOutOfBoundsException",
+                    "thetatree JNI: row range out of bounds");
+        return NULL;
+    }
+    const tt_model *m = model_of(h);
+    int32_t stack[PATH_STACK];
+    int32_t *nodes = stack;
+    size_t len = 0;
+    tt_error e;
+    init_error(&e);
+    uint8_t *xp = (*env)->GetPrimitiveArrayCritical(env, x, NULL);
+    if (xp == NULL) {
+        if (!(*env)->ExceptionCheck(env)) {
+            throw_named(env, "java/lang/OutOfMemoryError", "GetPrimitiveArrayCritical");
+        }
+        return NULL;
+    }
+    /* ---- critical region: no JNI calls ---- */
+    const void *row = xp + (size_t)x_off * cell_size(cell);
+    int32_t rc = cell == CELL_INT8
+                     ? tt_decision_path(m, (const int8_t *)row, (size_t)n_cols, stack,
+                                        PATH_STACK, &len, &e)
+                     : tt_decision_path_f64(m, (const double *)row, (size_t)n_cols, stack,
+                                            PATH_STACK, &len, &e);
+    int oom = 0;
+    if (rc == TT_ERR_LENGTH && len > PATH_STACK && len <= (size_t)INT32_MAX) {
+        /* The library said how many nodes the path has: retry once into a buffer that big. */
+        size_t cap = len;
+        nodes = malloc(cap * sizeof *nodes);
+        if (nodes == NULL) {
+            oom = 1;
+        } else {
+            init_error(&e);
+            rc = cell == CELL_INT8
+                     ? tt_decision_path(m, (const int8_t *)row, (size_t)n_cols, nodes, cap,
+                                        &len, &e)
+                     : tt_decision_path_f64(m, (const double *)row, (size_t)n_cols, nodes, cap,
+                                            &len, &e);
+        }
+    }
+    /* ---- end of critical region ---- */
+    (*env)->ReleasePrimitiveArrayCritical(env, x, xp, JNI_ABORT);
+    jintArray result = NULL;
+    if (oom) {
+        throw_named(env, "java/lang/OutOfMemoryError", "decision path buffer");
+    } else if (rc != TT_OK) {
+        throw_tt(env, rc, &e);
+    } else {
+        result = (*env)->NewIntArray(env, (jsize)len);
+        if (result != NULL && len > 0) {
+            (*env)->SetIntArrayRegion(env, result, 0, (jsize)len, (const jint *)nodes);
+        }
+    }
+    if (nodes != stack) {
+        free(nodes);
+    }
+    return result;
+}
+
+JNIEXPORT jintArray JNICALL Java_io_thetatree_Native_decisionPathBytes(JNIEnv *env, jclass cls,
+                                                                       jlong h, jbyteArray x,
+                                                                       jint x_off, jint n_cols) {
+    UNUSED(cls);
+    return decision_path(env, h, CELL_INT8, x, x_off, n_cols);
+}
+
+JNIEXPORT jintArray JNICALL Java_io_thetatree_Native_decisionPathDoubles(JNIEnv *env,
+                                                                         jclass cls, jlong h,
+                                                                         jdoubleArray x,
+                                                                         jint x_off,
+                                                                         jint n_cols) {
+    UNUSED(cls);
+    return decision_path(env, h, CELL_FLOAT64, x, x_off, n_cols);
+}
+
+/* tt_node_info into ints = {is_leaf, feature, left, right, missing_right, label} and doubles =
+ * {n_samples, class_counts[0..1], probabilities[0..1]} (Java builds the Node record). */
+JNIEXPORT void JNICALL Java_io_thetatree_Native_nodeInfo(JNIEnv *env, jclass cls, jlong h,
+                                                         jlong node, jintArray ints,
+                                                         jdoubleArray doubles) {
+    UNUSED(cls);
+    if (ints == NULL || doubles == NULL) {
+        throw_named(env, "java/lang/NullPointerException", ints == NULL ? "ints" : "doubles");
+        return;
+    }
+    if ((*env)->GetArrayLength(env, ints) < 6 || (*env)->GetArrayLength(env, doubles) < 5) {
+        throw_named(env, "java/lang/ArrayIndexOutOfBoundsException",
+                    "thetatree JNI: node info arrays too short");
+        return;
+    }
+    if (node < 0) {
+        throw_iae(env, "negative node index");
+        return;
+    }
+    tt_node n;
+    tt_error e;
+    init_error(&e);
+    int32_t rc = tt_node_info(model_of(h), (size_t)node, &n, &e);
+    if (rc != TT_OK) {
+        throw_tt(env, rc, &e);
+        return;
+    }
+    const jint iv[6] = {n.is_leaf, n.feature, n.left, n.right, n.missing_right, n.label};
+    const jdouble dv[5] = {n.n_samples, n.class_counts[0], n.class_counts[1],
+                           n.probabilities[0], n.probabilities[1]};
+    (*env)->SetIntArrayRegion(env, ints, 0, 6, iv);
+    (*env)->SetDoubleArrayRegion(env, doubles, 0, 5, dv);
 }
 
 /* Direct buffers: zero copy, no critical region. `*_elem` is the element size of the Java
  * buffer type (ByteBuffer 1, IntBuffer 4, DoubleBuffer 8) and `*_cap` its capacity in those
- * elements. Offsets are in bytes from the buffer's start address;
- * out_len is in output elements (int32 labels or doubles). Alignment is left to the library
+ * elements. Offsets are in bytes from the buffer's start address; `kind` is an OUT_* value;
+ * out_len is in output elements (int32 labels / leaves or doubles). Alignment is left to the library
  * (TT_ERR_ALIGNMENT). */
 JNIEXPORT void JNICALL Java_io_thetatree_Native_predictDirect(
-    JNIEnv *env, jclass cls, jlong h, jint cell, jboolean proba, jobject x, jint x_elem,
+    JNIEnv *env, jclass cls, jlong h, jint cell, jint kind, jobject x, jint x_elem,
     jint x_cap, jlong x_byte_off, jlong n_rows, jlong n_cols, jobject out, jint out_elem,
     jint out_cap, jlong out_byte_off, jlong out_len) {
     UNUSED(cls);
@@ -640,6 +836,10 @@ JNIEXPORT void JNICALL Java_io_thetatree_Native_predictDirect(
     }
     if (cell != CELL_INT8 && cell != CELL_FLOAT64) {
         throw_iae(env, "unknown cell type");
+        return;
+    }
+    if (!valid_kind(kind)) {
+        throw_iae(env, "unknown output kind");
         return;
     }
     /* Capacities come from Buffer.capacity() on the Java side: GetDirectBufferCapacity would
@@ -655,19 +855,18 @@ JNIEXPORT void JNICALL Java_io_thetatree_Native_predictDirect(
         throw_iae(env, "thetatree: a direct buffer is required (heap buffers have no address)");
         return;
     }
-    const int pr = proba == JNI_TRUE;
     /* Overflow-safe bounds check in bytes (all values are bounded by 2^31 elements * 8). */
     if (x_elem <= 0 || out_elem <= 0 || x_byte_off < 0 || out_byte_off < 0 || n_rows < 0 ||
         n_cols < 0 || out_len < 0 || n_cols > INT32_MAX || n_rows > INT32_MAX ||
         x_byte_off + n_rows * n_cols * (jlong)cell_size(cell) > xcap * x_elem ||
-        out_byte_off + out_len * (jlong)out_size(pr) > ocap * out_elem) {
+        out_byte_off + out_len * (jlong)out_size(kind) > ocap * out_elem) {
         throw_named(env, "java/lang/IndexOutOfBoundsException",
                     "thetatree JNI: buffer range out of bounds");
         return;
     }
     tt_error e;
     init_error(&e);
-    int32_t rc = call_tt(model_of(h), cell, pr, xp + x_byte_off, (size_t)n_rows, (size_t)n_cols,
+    int32_t rc = call_tt(model_of(h), cell, kind, xp + x_byte_off, (size_t)n_rows, (size_t)n_cols,
                          op + out_byte_off, (size_t)out_len, &e);
     if (rc != TT_OK) {
         throw_tt(env, rc, &e);

@@ -78,6 +78,7 @@ def test_params_mirror_the_java_stage(spark, model):
         "featuresCol": "features",
         "predictionCol": "prediction",
         "probabilityCol": "probability",
+        "leafCol": "",
         "handleInvalid": "error",
         "batchSize": 4096,
     }
@@ -88,7 +89,49 @@ def test_params_mirror_the_java_stage(spark, model):
         stage.getHandleInvalid(),
         stage.getBatchSize(),
         stage.getInputCols(),
-    ) == ("features", "prediction", "probability", "error", 4096, None)
+        stage.getLeafCol(),
+    ) == ("features", "prediction", "probability", "error", 4096, None, "")
+
+
+def golden_leaves(n: int = 300) -> np.ndarray:
+    """The reached leaf's pre-order node index of the first n golden rows (as a double)."""
+    rows = reference.read_csv(f"golden/{MUSHROOM.name}__X_missing.csv")[:n]
+    return np.array([float(r["leaf_preorder"]) for r in rows])
+
+
+def test_leaf_col_is_off_by_default_and_gives_the_golden_leaf_preorder(spark, model, rows):
+    from pyspark.sql.types import DoubleType
+
+    leaves = golden_leaves()
+    plain = ThetaTreeModel.fromBytes(model.to_bytes()).setFeaturesCol("f8")
+    assert plain.getLeafCol() == "" and not plain.isSet(plain.leafCol)
+    assert plain.transform(rows).columns[-2:] == ["prediction", "probability"]
+    names = list(model.feature_names_in_)
+    with_all = ThetaTreeModel.fromBytes(model.to_bytes()).setFeaturesCol("f8").setLeafCol("leaf")
+    alone = (
+        ThetaTreeModel.fromBytes(model.to_bytes())
+        .setInputCols(names)
+        .setPredictionCol("")
+        .setProbabilityCol("")
+        .setLeafCol("node")
+        .setBatchSize(13)
+    )
+    assert with_all.getLeafCol() == "leaf" and alone.getLeafCol() == "node"
+    scored = with_all.transform(rows)
+    assert scored.columns[-3:] == ["prediction", "probability", "leaf"]
+    got = collect(scored, "prediction", "leaf")
+    assert np.array_equal(got.column("leaf").to_numpy(), leaves)
+    assert np.array_equal(got.column("prediction").to_numpy(), golden_rows()[0])
+    scored_alone = alone.transform(rows)
+    assert [c for c in scored_alone.columns if c in ("prediction", "probability", "node")] == [
+        "node"
+    ]
+    assert np.array_equal(collect(scored_alone, "node").column("node").to_numpy(), leaves)
+    field = scored.schema["leaf"]
+    assert field.dataType == DoubleType() and not field.nullable
+    assert field.metadata["ml_attr"]["type"] == "nominal"
+    assert field.metadata["ml_attr"]["num_vals"] == model.n_nodes
+    assert with_all.copy({with_all.handleInvalid: "keep"}).transform(rows).schema["leaf"].nullable
 
 
 def test_transform_with_params_set_from_python(spark, model, rows):

@@ -30,6 +30,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * #classLabels()}. Probabilities are {@code 2 * nRows} doubles, row-major: {@code out[2r]} =
  * P(class 0), {@code out[2r+1]} = P(class 1).
  *
+ * <p><b>Explanations.</b> Nodes are numbered in the reference's pre-order (root 0, then the left
+ * subtree, then the right subtree). {@link #predictLeaf(byte[], int)} gives each row's leaf,
+ * {@link #predictContrib(byte[], int)} the per-feature changes in P(class 1) along its path
+ * ({@code nFeatures() + 1} per row, the root's P(class 1) last), {@link #decisionPath(byte[])}
+ * one row's nodes from the root to the leaf and {@link #node(int)} one node. They take the same
+ * inputs, and fail in the same ways, as the predict calls.
+ *
  * <p><b>Threads.</b> A model is immutable: any number of threads may call any method at once
  * without locking. {@link #close()} may also be called at any time from any thread: it marks the
  * model closed (new calls throw {@link IllegalStateException}), waits for the calls in flight to
@@ -518,27 +525,27 @@ public final class Model implements AutoCloseable {
     /** Labels for int8 cells in a direct buffer (zero copy), into a direct native-order {@code IntBuffer}. */
     public void predictInto(ByteBuffer x, int nRows, IntBuffer out) {
         checkOrder(out, out == null ? null : out.order(), "out");
-        direct(Native.CELL_INT8, false, x, 1, nRows, out, Integer.BYTES);
+        direct(Native.CELL_INT8, Native.OUT_LABEL, x, 1, nRows, out, Integer.BYTES);
     }
 
     /** Probabilities for int8 cells in a direct buffer, into a direct native-order {@code DoubleBuffer}. */
     public void predictProbaInto(ByteBuffer x, int nRows, DoubleBuffer out) {
         checkOrder(out, out == null ? null : out.order(), "out");
-        direct(Native.CELL_INT8, true, x, 1, nRows, out, Double.BYTES);
+        direct(Native.CELL_INT8, Native.OUT_PROBA, x, 1, nRows, out, Double.BYTES);
     }
 
     /** Labels for double cells in a direct native-order {@code DoubleBuffer}. */
     public void predictInto(DoubleBuffer x, int nRows, IntBuffer out) {
         checkOrder(x, x == null ? null : x.order(), "x");
         checkOrder(out, out == null ? null : out.order(), "out");
-        direct(Native.CELL_FLOAT64, false, x, Double.BYTES, nRows, out, Integer.BYTES);
+        direct(Native.CELL_FLOAT64, Native.OUT_LABEL, x, Double.BYTES, nRows, out, Integer.BYTES);
     }
 
     /** Probabilities for double cells in a direct native-order {@code DoubleBuffer}. */
     public void predictProbaInto(DoubleBuffer x, int nRows, DoubleBuffer out) {
         checkOrder(x, x == null ? null : x.order(), "x");
         checkOrder(out, out == null ? null : out.order(), "out");
-        direct(Native.CELL_FLOAT64, true, x, Double.BYTES, nRows, out, Double.BYTES);
+        direct(Native.CELL_FLOAT64, Native.OUT_PROBA, x, Double.BYTES, nRows, out, Double.BYTES);
     }
 
     /**
@@ -552,7 +559,7 @@ public final class Model implements AutoCloseable {
             checkOrder(x, x == null ? null : x.order(), "x");
         }
         checkOrder(out, out == null ? null : out.order(), "out");
-        direct(cell, false, x, 1, nRows, out, 1);
+        direct(cell, Native.OUT_LABEL, x, 1, nRows, out, 1);
     }
 
     /** Probabilities as little-endian doubles into a raw direct buffer; see {@link #predictInto(ByteBuffer, CellType, int, ByteBuffer)}. */
@@ -562,7 +569,7 @@ public final class Model implements AutoCloseable {
             checkOrder(x, x == null ? null : x.order(), "x");
         }
         checkOrder(out, out == null ? null : out.order(), "out");
-        direct(cell, true, x, 1, nRows, out, 1);
+        direct(cell, Native.OUT_PROBA, x, 1, nRows, out, 1);
     }
 
     private static int cellOf(CellType type) {
@@ -580,7 +587,7 @@ public final class Model implements AutoCloseable {
         }
     }
 
-    private void direct(int cell, boolean proba, Buffer x, int xElem, int nRows, Buffer out,
+    private void direct(int cell, int kind, Buffer x, int xElem, int nRows, Buffer out,
             int outElem) {
         Objects.requireNonNull(x, "x");
         Objects.requireNonNull(out, "out");
@@ -603,7 +610,9 @@ public final class Model implements AutoCloseable {
                 throw new ThetaTreeException(ThetaTreeException.SHAPE, "nRows is " + nRows);
             }
             long cellSize = cell == Native.CELL_INT8 ? 1 : Double.BYTES;
-            long outSize = proba ? Double.BYTES : Integer.BYTES;
+            long outSize = kind == Native.OUT_PROBA || kind == Native.OUT_CONTRIB
+                    ? Double.BYTES
+                    : Integer.BYTES;
             long need = (long) nRows * nFeatures;
             long have = (long) x.remaining() * xElem / cellSize;
             if (have < need) {
@@ -612,12 +621,227 @@ public final class Model implements AutoCloseable {
                         + " features need " + need);
             }
             long outLen = (long) out.remaining() * outElem / outSize;
-            Native.predictDirect(h, cell, proba, x, xElem, x.capacity(),
+            Native.predictDirect(h, cell, kind, x, xElem, x.capacity(),
                     (long) x.position() * xElem, nRows, nFeatures, out, outElem, out.capacity(),
                     (long) out.position() * outElem, outLen);
         } finally {
             handle.release();
         }
+    }
+
+    // ------------------------------------------------------------------ explanations
+
+    /**
+     * The leaf each of {@code nRows} rows of int8 cells reaches, as its node index in the
+     * reference's pre-order numbering (root 0, then the left subtree, then the right subtree; the
+     * golden files' {@code leaf_preorder}, scikit-learn's {@code apply}). Errors as {@link
+     * #predict(byte[], int)}.
+     */
+    public int[] predictLeaf(byte[] x, int nRows) {
+        Objects.requireNonNull(x, "x");
+        long h = handle.acquire();
+        try {
+            int nCols = colsFor(x.length, nRows);
+            int[] out = new int[nRows];
+            Native.leafBytes(h, x, 0, nRows, nCols, out, 0, out.length);
+            return out;
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** Leaf indices for double cells; see {@link #predictLeaf(byte[], int)}. */
+    public int[] predictLeaf(double[] x, int nRows) {
+        Objects.requireNonNull(x, "x");
+        long h = handle.acquire();
+        try {
+            int nCols = colsFor(x.length, nRows);
+            int[] out = new int[nRows];
+            Native.leafDoubles(h, x, 0, nRows, nCols, out, 0, out.length);
+            return out;
+        } finally {
+            handle.release();
+        }
+    }
+
+    /**
+     * Leaf indices into {@code out[outOffset..outOffset+nRows)} without allocating; see {@link
+     * #predictLeaf(byte[], int)} and {@link #predictInto(byte[], int, int, int[], int)}.
+     */
+    public void predictLeafInto(byte[] x, int xOffset, int nRows, int[] out, int outOffset) {
+        checkArrays(x, xOffset, x == null ? 0 : x.length, nRows,
+                Objects.requireNonNull(out, "out").length, outOffset);
+        long h = handle.acquire();
+        try {
+            Native.leafBytes(h, x, xOffset, nRows, nFeatures, out, outOffset,
+                    out.length - outOffset);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** Double-cell version of {@link #predictLeafInto(byte[], int, int, int[], int)}. */
+    public void predictLeafInto(double[] x, int xOffset, int nRows, int[] out, int outOffset) {
+        checkArrays(x, xOffset, x == null ? 0 : x.length, nRows,
+                Objects.requireNonNull(out, "out").length, outOffset);
+        long h = handle.acquire();
+        try {
+            Native.leafDoubles(h, x, xOffset, nRows, nFeatures, out, outOffset,
+                    out.length - outOffset);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /**
+     * Per-feature contributions to P(class 1) for {@code nRows} rows of int8 cells: {@code
+     * nFeatures() + 1} doubles per row (LightGBM's {@code pred_contrib} layout). {@code
+     * out[r*(nFeatures()+1) + f]} is the sum of P1(child) - P1(node) over the splits on feature
+     * {@code f} along the row's path (0 for a feature the path does not test); the last value of
+     * each row is P(class 1) at the root. A row's values add up to its P(class 1) within 1e-12.
+     */
+    public double[] predictContrib(byte[] x, int nRows) {
+        Objects.requireNonNull(x, "x");
+        long h = handle.acquire();
+        try {
+            int nCols = colsFor(x.length, nRows);
+            double[] out = new double[contribLen(nRows)];
+            Native.contribBytes(h, x, 0, nRows, nCols, out, 0, out.length);
+            return out;
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** Contributions for double cells; see {@link #predictContrib(byte[], int)}. */
+    public double[] predictContrib(double[] x, int nRows) {
+        Objects.requireNonNull(x, "x");
+        long h = handle.acquire();
+        try {
+            int nCols = colsFor(x.length, nRows);
+            double[] out = new double[contribLen(nRows)];
+            Native.contribDoubles(h, x, 0, nRows, nCols, out, 0, out.length);
+            return out;
+        } finally {
+            handle.release();
+        }
+    }
+
+    /**
+     * Contributions into {@code out[outOffset..outOffset+nRows*(nFeatures()+1))} without
+     * allocating; see {@link #predictContrib(byte[], int)}. {@link ThetaTreeException#LENGTH} if
+     * {@code out} is too short from its offset.
+     */
+    public void predictContribInto(byte[] x, int xOffset, int nRows, double[] out,
+            int outOffset) {
+        checkArrays(x, xOffset, x == null ? 0 : x.length, nRows,
+                Objects.requireNonNull(out, "out").length, outOffset);
+        long h = handle.acquire();
+        try {
+            Native.contribBytes(h, x, xOffset, nRows, nFeatures, out, outOffset,
+                    out.length - outOffset);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** Double-cell version of {@link #predictContribInto(byte[], int, int, double[], int)}. */
+    public void predictContribInto(double[] x, int xOffset, int nRows, double[] out,
+            int outOffset) {
+        checkArrays(x, xOffset, x == null ? 0 : x.length, nRows,
+                Objects.requireNonNull(out, "out").length, outOffset);
+        long h = handle.acquire();
+        try {
+            Native.contribDoubles(h, x, xOffset, nRows, nFeatures, out, outOffset,
+                    out.length - outOffset);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** Leaf indices for int8 cells in a direct buffer (zero copy), into a direct little-endian {@code IntBuffer}. */
+    public void predictLeafInto(ByteBuffer x, int nRows, IntBuffer out) {
+        checkOrder(out, out == null ? null : out.order(), "out");
+        direct(Native.CELL_INT8, Native.OUT_LEAF, x, 1, nRows, out, Integer.BYTES);
+    }
+
+    /** Leaf indices for double cells in a direct little-endian {@code DoubleBuffer}. */
+    public void predictLeafInto(DoubleBuffer x, int nRows, IntBuffer out) {
+        checkOrder(x, x == null ? null : x.order(), "x");
+        checkOrder(out, out == null ? null : out.order(), "out");
+        direct(Native.CELL_FLOAT64, Native.OUT_LEAF, x, Double.BYTES, nRows, out, Integer.BYTES);
+    }
+
+    /** Contributions for int8 cells in a direct buffer, into a direct little-endian {@code DoubleBuffer}. */
+    public void predictContribInto(ByteBuffer x, int nRows, DoubleBuffer out) {
+        checkOrder(out, out == null ? null : out.order(), "out");
+        direct(Native.CELL_INT8, Native.OUT_CONTRIB, x, 1, nRows, out, Double.BYTES);
+    }
+
+    /** Contributions for double cells in a direct little-endian {@code DoubleBuffer}. */
+    public void predictContribInto(DoubleBuffer x, int nRows, DoubleBuffer out) {
+        checkOrder(x, x == null ? null : x.order(), "x");
+        checkOrder(out, out == null ? null : out.order(), "out");
+        direct(Native.CELL_FLOAT64, Native.OUT_CONTRIB, x, Double.BYTES, nRows, out,
+                Double.BYTES);
+    }
+
+    /**
+     * The nodes one row of int8 cells visits, from the root (0) to its leaf (last). {@code
+     * row.length} must be {@link #nFeatures()} ({@link ThetaTreeException#SHAPE} otherwise); a
+     * bad value on the path is {@link ThetaTreeException#INPUT_VALUE} with row 0 and its column.
+     */
+    public int[] decisionPath(byte[] row) {
+        Objects.requireNonNull(row, "row");
+        long h = handle.acquire();
+        try {
+            return Native.decisionPathBytes(h, row, 0, row.length);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** The decision path of one row of double cells; see {@link #decisionPath(byte[])}. */
+    public int[] decisionPath(double[] row) {
+        Objects.requireNonNull(row, "row");
+        long h = handle.acquire();
+        try {
+            return Native.decisionPathDoubles(h, row, 0, row.length);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /**
+     * Node {@code index} (0 ≤ index &lt; {@link #nNodes()}, pre-order numbering); {@link
+     * ThetaTreeException#NOT_FOUND} otherwise.
+     */
+    public Node node(int index) {
+        if (index < 0) {
+            handle.ensureOpen();
+            throw new ThetaTreeException(ThetaTreeException.NOT_FOUND,
+                    "node index " + index + " is negative");
+        }
+        int[] ints = new int[6];
+        double[] doubles = new double[5];
+        long h = handle.acquire();
+        try {
+            Native.nodeInfo(h, index, ints, doubles);
+        } finally {
+            handle.release();
+        }
+        return new Node(index, ints[0] != 0, ints[1], ints[2], ints[3], ints[4] != 0, ints[5],
+                doubles[0], doubles[1], doubles[2], doubles[3], doubles[4]);
+    }
+
+    private int contribLen(int nRows) {
+        long n = (long) nRows * (nFeatures + 1L);
+        if (n > Integer.MAX_VALUE) {
+            throw new ThetaTreeException(ThetaTreeException.SHAPE, "nRows " + nRows
+                    + " too large: " + nRows + " x (" + nFeatures + " + 1) contributions exceed"
+                    + " a Java array");
+        }
+        return (int) n;
     }
 
     // ------------------------------------------------------------------ lifetime

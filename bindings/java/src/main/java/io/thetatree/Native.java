@@ -11,6 +11,12 @@ final class Native {
     static final int CELL_INT8 = 0;
     static final int CELL_FLOAT64 = 1;
 
+    // What a batch call writes per row (OUT_* in thetatree_jni.c).
+    static final int OUT_LABEL = 0;
+    static final int OUT_PROBA = 1;
+    static final int OUT_LEAF = 2;
+    static final int OUT_CONTRIB = 3;
+
     // Load flags: values of TT_LOAD_* in thetatree.h (checked against the header by a test).
     static final int TT_LOAD_DEFAULT = 0;
     static final int TT_LOAD_COPY = 1;
@@ -83,8 +89,34 @@ final class Native {
             long h, double[] x, int xOff, int nRows, int nCols, double[] out, int outOff,
             int outLen);
 
+    static native void leafBytes(
+            long h, byte[] x, int xOff, int nRows, int nCols, int[] out, int outOff, int outLen);
+
+    static native void leafDoubles(
+            long h, double[] x, int xOff, int nRows, int nCols, int[] out, int outOff, int outLen);
+
+    static native void contribBytes(
+            long h, byte[] x, int xOff, int nRows, int nCols, double[] out, int outOff,
+            int outLen);
+
+    static native void contribDoubles(
+            long h, double[] x, int xOff, int nRows, int nCols, double[] out, int outOff,
+            int outLen);
+
+    /** The root-to-leaf node indices of {@code x[xOff, xOff + nCols)}. */
+    static native int[] decisionPathBytes(long h, byte[] x, int xOff, int nCols);
+
+    static native int[] decisionPathDoubles(long h, double[] x, int xOff, int nCols);
+
+    /**
+     * tt_node_info: {@code ints} = {is_leaf, feature, left, right, missing_right, label},
+     * {@code doubles} = {n_samples, class_counts[0], class_counts[1], p0, p1}.
+     */
+    static native void nodeInfo(long h, long node, int[] ints, double[] doubles);
+
+    /** {@code kind} is one of the OUT_* constants. */
     static native void predictDirect(
-            long h, int cell, boolean proba, Buffer x, int xElem, int xCapacity, long xByteOff,
+            long h, int cell, int kind, Buffer x, int xElem, int xCapacity, long xByteOff,
             long nRows, long nCols, Buffer out, int outElem, int outCapacity, long outByteOff,
             long outLen);
 }

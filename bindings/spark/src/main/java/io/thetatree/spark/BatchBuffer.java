@@ -18,6 +18,7 @@ final class BatchBuffer {
     private ByteBuffer cells;
     private IntBuffer labels;
     private DoubleBuffer probabilities;
+    private IntBuffer leaves;
 
     BatchBuffer(int nFeatures) {
         this.nFeatures = nFeatures;
@@ -34,6 +35,8 @@ final class BatchBuffer {
                 .asIntBuffer();
         probabilities = ByteBuffer.allocateDirect(rows * 2 * Double.BYTES)
                 .order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer();
+        leaves = ByteBuffer.allocateDirect(rows * Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN)
+                .asIntBuffer();
         capacity = rows;
     }
 
@@ -53,6 +56,10 @@ final class BatchBuffer {
 
     DoubleBuffer probabilities() {
         return probabilities;
+    }
+
+    IntBuffer leaves() {
+        return leaves;
     }
 
     /** Sets every cell of {@code slot} to 0 (absent). */

@@ -7,8 +7,7 @@ import java.nio.IntBuffer;
 /**
  * One native batch call over rows {@code [start, start + n)} of a {@link BatchBuffer}, through the
  * Java binding's direct-buffer (zero-copy) entry points. Each output column names the kernel that
- * computes it; a batch runs each needed kernel once. A leaf-index output (tt_predict_leaf) would
- * be one more constant here, writing its own buffer.
+ * computes it; a batch runs each needed kernel once.
  */
 enum Kernel {
     /** Class labels (0/1) into {@link BatchBuffer#labels()}. */
@@ -27,6 +26,15 @@ enum Kernel {
             DoubleBuffer out = b.probabilities();
             out.position(2 * start);
             m.predictProbaInto(b.int8().position(b.rowStart(start)), n, out);
+        }
+    },
+    /** The reached leaf's pre-order node index per row (tt_predict_leaf) into {@link BatchBuffer#leaves()}. */
+    LEAVES {
+        @Override
+        void run(Model m, BatchBuffer b, int start, int n) {
+            IntBuffer out = b.leaves();
+            out.position(start);
+            m.predictLeafInto(b.int8().position(b.rowStart(start)), n, out);
         }
     };
 

@@ -10,8 +10,8 @@ import org.apache.spark.sql.types.StructField;
 /**
  * The columns a {@link ThetaTreeModel} can append, in the order they are appended: the Spark type
  * and metadata of each, the {@link Kernel} that computes it and how one row's value is read from
- * the batch outputs. Adding an output (a leaf index) is one constant here, its kernel, and its
- * param in {@link ThetaTreeModel}.
+ * the batch outputs. Adding an output is one constant here, its kernel, and its param in {@link
+ * ThetaTreeModel}.
  */
 enum OutputColumn {
     /** The label as a double (0.0 or 1.0), as Spark ML classifiers give it. */
@@ -40,6 +40,25 @@ enum OutputColumn {
         Object value(BatchBuffer b, int slot) {
             return Vectors.dense(b.probabilities().get(2 * slot),
                     b.probabilities().get(2 * slot + 1));
+        }
+    },
+    /**
+     * The reached leaf's node index in pre-order (root 0, left subtree, right subtree) as a
+     * double, the type of Spark's own {@code leafCol}; its nominal attribute has one value per
+     * tree node (Spark numbers leaves 0..numLeaves-1 instead: here the number is the node's, so
+     * that it is the reference's {@code leaf_preorder} and the C ABI's {@code tt_predict_leaf}).
+     */
+    LEAF(Kernel.LEAVES) {
+        @Override
+        StructField field(String name, ModelData model, boolean nullable) {
+            StructField f = NominalAttribute.defaultAttr().withName(name)
+                    .withNumValues(model.nNodes()).toStructField();
+            return new StructField(name, DataTypes.DoubleType, nullable, f.metadata());
+        }
+
+        @Override
+        Object value(BatchBuffer b, int slot) {
+            return (double) b.leaves().get(slot);
         }
     };
 

@@ -43,8 +43,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Output.</b> {@code predictionCol} ({@code "prediction"}): the label as a double, 0.0 or
  * 1.0, with the class labels in its ML attribute metadata; {@code probabilityCol} ({@code
- * "probability"}): an ml Vector [P(class 0), P(class 1)]. Set either to {@code ""} to leave it
- * out.
+ * "probability"}): an ml Vector [P(class 0), P(class 1)]; {@code leafCol} (default {@code ""},
+ * off, as in Spark's tree models): the reached leaf's node index in the reference's pre-order
+ * numbering (root 0, left subtree, right subtree: the index {@code tt_predict_leaf} gives) as a
+ * double, Spark's type for it. Set any of them to {@code ""} to leave it out.
  *
  * <p><b>Invalid rows</b> — a value other than 0, 1 or missing on the row's path through the tree,
  * a null features value, a features value of the wrong length: {@code handleInvalid} {@code
@@ -73,6 +75,7 @@ public final class ThetaTreeModel extends Model<ThetaTreeModel> implements MLWri
     private final StringArrayParam inputCols;
     private final Param<String> predictionCol;
     private final Param<String> probabilityCol;
+    private final Param<String> leafCol;
     private final Param<String> handleInvalid;
     private final IntParam batchSize;
 
@@ -87,6 +90,8 @@ public final class ThetaTreeModel extends Model<ThetaTreeModel> implements MLWri
                 + "empty to leave it out");
         probabilityCol = new Param<>(this, "probabilityCol", "probability column (ml Vector "
                 + "[P(class 0), P(class 1)]); empty to leave it out");
+        leafCol = new Param<>(this, "leafCol", "leaf column (double: the reached leaf's "
+                + "pre-order node index, root 0); empty (the default) to leave it out");
         handleInvalid = new Param<>(this, "handleInvalid", "how to handle rows that cannot be "
                 + "scored (a value other than 0, 1 or missing, a null or wrong-length features "
                 + "value): 'error' fails the task, 'skip' drops the row, 'keep' gives it null "
@@ -97,6 +102,7 @@ public final class ThetaTreeModel extends Model<ThetaTreeModel> implements MLWri
         setDefault(featuresCol, "features");
         setDefault(predictionCol, "prediction");
         setDefault(probabilityCol, "probability");
+        setDefault(leafCol, "");
         setDefault(handleInvalid, "error");
         setDefault(batchSize, 4096);
     }
@@ -208,6 +214,10 @@ public final class ThetaTreeModel extends Model<ThetaTreeModel> implements MLWri
         return probabilityCol;
     }
 
+    public Param<String> leafCol() {
+        return leafCol;
+    }
+
     public Param<String> handleInvalid() {
         return handleInvalid;
     }
@@ -231,6 +241,11 @@ public final class ThetaTreeModel extends Model<ThetaTreeModel> implements MLWri
 
     public String getProbabilityCol() {
         return $(probabilityCol);
+    }
+
+    /** The leaf column, or {@code ""} (the default) when it is left out. */
+    public String getLeafCol() {
+        return $(leafCol);
     }
 
     public String getHandleInvalid() {
@@ -259,6 +274,15 @@ public final class ThetaTreeModel extends Model<ThetaTreeModel> implements MLWri
 
     public ThetaTreeModel setProbabilityCol(String value) {
         set(probabilityCol, value);
+        return this;
+    }
+
+    /**
+     * Appends the reached leaf's pre-order node index (a double, as Spark's {@code leafCol});
+     * {@code ""} (the default) leaves it out.
+     */
+    public ThetaTreeModel setLeafCol(String value) {
+        set(leafCol, value);
         return this;
     }
 
@@ -295,6 +319,7 @@ public final class ThetaTreeModel extends Model<ThetaTreeModel> implements MLWri
         StructType schema = input;
         schema = append(schema, outputs, OutputColumn.PREDICTION, predictionCol, mode);
         schema = append(schema, outputs, OutputColumn.PROBABILITY, probabilityCol, mode);
+        schema = append(schema, outputs, OutputColumn.LEAF, leafCol, mode);
         return new Plan(reader, outputs.toArray(new OutputColumn[0]), schema, mode);
     }
 
@@ -318,8 +343,8 @@ public final class ThetaTreeModel extends Model<ThetaTreeModel> implements MLWri
     public Dataset<Row> transform(Dataset<?> dataset) {
         Plan plan = plan(dataset.schema());
         if (plan.outputs().length == 0) {
-            LOG.warn("{}: transform() does nothing because predictionCol and probabilityCol are "
-                    + "both empty", uid);
+            LOG.warn("{}: transform() does nothing because predictionCol, probabilityCol and "
+                    + "leafCol are all empty", uid);
             return dataset.toDF();
         }
         long rowBytes = Math.max(1L, data.nFeatures()); // one int8 cell per feature

@@ -192,7 +192,9 @@ final class ReferenceData {
     }
 
     /** A parsed golden/<model>__X[_missing].csv; p0/p1 null where the golden cell is empty. */
-    record Golden(String file, int[] rowIds, int[] pred, Double[] p0, Double[] p1) {}
+    /** A golden file; {@code leafPreorder} is the reached leaf's pre-order node index. */
+    record Golden(String file, int[] rowIds, int[] pred, Double[] p0, Double[] p1,
+            int[] leafPreorder) {}
 
     static Golden golden(String model, boolean missing) {
         String file = "golden/" + model + (missing ? "__X_missing.csv" : "__X.csv");
@@ -207,6 +209,7 @@ final class ReferenceData {
         int[] pred = new int[n];
         Double[] p0 = new Double[n];
         Double[] p1 = new Double[n];
+        int[] leaf = new int[n];
         for (int r = 0; r < n; r++) {
             String[] f = lines.get(r + 1).split(",", -1);
             assertEquals(6, f.length, file + " line " + (r + 2));
@@ -214,8 +217,9 @@ final class ReferenceData {
             pred[r] = Integer.parseInt(f[2]);
             p0[r] = f[3].isEmpty() ? null : Double.valueOf(f[3]);
             p1[r] = f[4].isEmpty() ? null : Double.valueOf(f[4]);
+            leaf[r] = Integer.parseInt(f[5]);
         }
-        return new Golden(file, ids, pred, p0, p1);
+        return new Golden(file, ids, pred, p0, p1, leaf);
     }
 
     /** Bit-exact double comparison with a readable message. */
