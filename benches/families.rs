@@ -85,14 +85,16 @@ fn expected_path(g: &Generated) -> f64 {
 fn describe(g: &Generated) -> String {
     let m = Model::from_bytes(&g.bytes).expect("generated model validates");
     format!(
-        "{}: {} nodes, {} leaves, depth {}, {} features, E[path] {:.1}, kernel {}",
+        "{}: {} nodes, {} leaves, depth {}, {} features, E[path] {:.1} (from the file: {:.2}), kernel {}{}",
         g.name,
         g.n_nodes(),
         m.n_leaves(),
         g.depth(),
         g.n_features,
         expected_path(g),
-        m.tree().kernel().name()
+        m.layout().expected_path(),
+        m.tree().kernel().name(),
+        if m.tree().chain_runs() { " with runs" } else { "" }
     )
 }
 
@@ -156,7 +158,8 @@ fn gen_files(dir: &Path) {
 #[derive(Clone, Copy, PartialEq)]
 enum Variant {
     Chosen,
-    Forced(Kernel),
+    /// A kernel forced, with run scanning on or off (runs only apply to branchy walks).
+    Forced(Kernel, bool),
     Bits,
     Csr,
     IfElse,
@@ -166,7 +169,8 @@ impl Variant {
     fn key(self) -> String {
         match self {
             Variant::Chosen => "chosen".into(),
-            Variant::Forced(k) => k.name().into(),
+            Variant::Forced(k, false) => k.name().into(),
+            Variant::Forced(k, true) => format!("{}+runs", k.name()),
             Variant::Bits => "bits".into(),
             Variant::Csr => "csr".into(),
             Variant::IfElse => "ifelse".into(),
@@ -217,8 +221,9 @@ fn time_all(dir: &Path, so: &Path) {
         assert_eq!(rc, TT_OK);
         let variants = [
             Variant::Chosen,
-            Variant::Forced(Kernel::Branchy),
-            Variant::Forced(Kernel::BranchFree),
+            Variant::Forced(Kernel::Branchy, false),
+            Variant::Forced(Kernel::Branchy, true),
+            Variant::Forced(Kernel::BranchFree, false),
             Variant::Bits,
             Variant::Csr,
             Variant::IfElse,
@@ -241,9 +246,10 @@ fn time_all(dir: &Path, so: &Path) {
                     );
                     assert_eq!(rc, TT_OK);
                 },
-                Variant::Forced(k) => model
+                Variant::Forced(k, runs) => model
                     .tree()
                     .with_kernel(k)
+                    .with_chain_runs(runs)
                     .predict_proba(&x, n, out)
                     .expect("predict"),
                 // SAFETY: bits holds n * words_per_row words; no mask; out as above.
@@ -307,7 +313,11 @@ fn time_all(dir: &Path, so: &Path) {
             g.depth(),
             nf,
             expected_path(&g),
-            model.tree().kernel().name(),
+            format!(
+                "{}{}",
+                model.tree().kernel().name(),
+                if model.tree().chain_runs() { "+runs" } else { "" }
+            ),
             n,
             (n * nf) as f64 / (1 << 20) as f64,
             rounds,

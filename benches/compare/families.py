@@ -196,12 +196,17 @@ def main():
             trees[name] = json.load(f)
         csrc.append(gen_ifelse(trees[name]))
     cpath = os.path.join(a.work, "ifelse.c")
-    with open(cpath, "w") as f:
-        f.write("\n\n".join(csrc) + "\n")
     so = os.path.join(a.work, "ifelse.so")
-    t0 = time.time()
-    subprocess.run(["gcc", "-O3", "-shared", "-fPIC", "-o", so, cpath], check=True)
-    print(f"# gcc -O3 generated if/else: {time.time() - t0:.1f}s", file=sys.stderr, flush=True)
+    text = "\n\n".join(csrc) + "\n"
+    # The same trees give the same C: reuse the shared object (gcc -O3 takes about a minute).
+    old = open(cpath).read() if os.path.exists(cpath) else None
+    if old != text or not os.path.exists(so):
+        with open(cpath, "w") as f:
+            f.write(text)
+        t0 = time.time()
+        subprocess.run(["gcc", "-O3", "-shared", "-fPIC", "-o", so + ".tmp", cpath], check=True)
+        os.replace(so + ".tmp", so)
+        print(f"# gcc -O3 generated if/else: {time.time() - t0:.1f}s", file=sys.stderr, flush=True)
     p = subprocess.run([a.bench, "time", a.work, so], check=True, capture_output=True, text=True)
     results = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
 
