@@ -163,6 +163,9 @@ enum Variant {
     Bits,
     Csr,
     IfElse,
+    /// Not a prediction: one load per cache line of every row (the cost of reading the pool
+    /// from memory, a floor for any walk that touches most of a row's lines).
+    Scan,
 }
 
 impl Variant {
@@ -174,6 +177,7 @@ impl Variant {
             Variant::Bits => "bits".into(),
             Variant::Csr => "csr".into(),
             Variant::IfElse => "ifelse".into(),
+            Variant::Scan => "scan".into(),
         }
     }
 }
@@ -226,6 +230,7 @@ fn time_all(dir: &Path, so: &Path) {
             Variant::Forced(Kernel::BranchFree, false),
             Variant::Bits,
             Variant::Csr,
+            Variant::Scan,
             Variant::IfElse,
         ];
         let mut outs: Vec<Vec<f64>> = variants.iter().map(|_| vec![0.0; 2 * n]).collect();
@@ -281,6 +286,13 @@ fn time_all(dir: &Path, so: &Path) {
                     );
                     assert_eq!(rc, TT_OK);
                 },
+                Variant::Scan => {
+                    let mut acc = 0u8;
+                    for line in x.chunks(64) {
+                        acc = acc.wrapping_add(line[0] as u8);
+                    }
+                    out[0] = f64::from(std::hint::black_box(acc));
+                }
                 Variant::IfElse => {
                     for r in 0..n {
                         // SAFETY: row r has nf cells; out holds 2 doubles at 2r.
@@ -324,6 +336,10 @@ fn time_all(dir: &Path, so: &Path) {
             median(&mut ratio)
         );
         for (k, v) in variants.iter().enumerate() {
+            if *v == Variant::Scan {
+                let _ = write!(js, ",\"scan_ns\":{:.3}", median(&mut times[k]));
+                continue;
+            }
             let exact = outs[k]
                 .iter()
                 .zip(reference)
@@ -365,6 +381,10 @@ fn main() {
     {
         ["stats"] | [] => {
             for g in trees() {
+                println!("{}", describe(&g));
+            }
+            // Issue 4's trees (the criterion budgets'), for the kernel choice.
+            for g in gen::issue4_trees() {
                 println!("{}", describe(&g));
             }
         }

@@ -233,10 +233,11 @@ impl<'a> Tree<'a> {
     /// `i..i+4` are all splits (so each one's left child is the next) and all four cells are
     /// plainly absent, the walk is at `i + 4`. The four node and cell loads are independent,
     /// so they issue together, with one predictable branch per run instead of one per node,
-    /// which is what straight-line compiled code gets from immediate offsets. Any other case
-    /// takes four checked steps of the branchy walk, which read (and validate) every cell
-    /// that decides the path; cells read by a run attempt that stops early only decide that
-    /// the run stops.
+    /// which is what straight-line compiled code gets from immediate offsets. Otherwise the
+    /// first cell of the run that is not plainly absent gets the checked step (present,
+    /// missing or invalid), and a run holding a leaf (or the last records) takes four checked
+    /// steps of the branchy walk. Either way every cell that decides the path is validated;
+    /// cells after the exit that a run read only decided that the run stops.
     #[inline(always)]
     fn walk_chain<R: RowRead>(&self, row: R) -> std::result::Result<LeafNode, usize> {
         // Split tags are 0 and 1, the leaf tag 2: OR-ing the tags of four records shows a
@@ -263,16 +264,32 @@ impl<'a> Tree<'a> {
                 }
                 // SAFETY: all four records are splits (no leaf tag), whose features are
                 // validated < n_features.
-                let v = unsafe {
-                    row.raw(q[0].a.get() as usize)
-                        | row.raw(q[1].a.get() as usize)
-                        | row.raw(q[2].a.get() as usize)
-                        | row.raw(q[3].a.get() as usize)
-                };
-                if v != 0 {
-                    break;
+                let r = unsafe { q.map(|node| row.raw(node.a.get() as usize)) };
+                if r[0] | r[1] | r[2] | r[3] == 0 {
+                    i += 4;
+                    continue;
                 }
-                i += 4;
+                // The path leaves the run at its first cell that is not plainly absent (the
+                // records before it surely go left): one checked step there, found without
+                // another branch per record, so an exit costs one mispredicted branch.
+                let m = u32::from(r[0] != 0)
+                    | u32::from(r[1] != 0) << 1
+                    | u32::from(r[2] != 0) << 2
+                    | u32::from(r[3] != 0) << 3;
+                let j = m.trailing_zeros() as usize;
+                let node = q[j & 3];
+                let f = node.a.get() as usize;
+                i += j;
+                // SAFETY: a split's feature, validated < n_features.
+                i = match unsafe { row.route_branchy(f, node.tag.get() == TAG_SPLIT_MISSING_RIGHT) }
+                {
+                    Some(false) => i + 1,
+                    Some(true) => {
+                        keep_branch();
+                        node.c.get() as usize
+                    }
+                    None => return Err(f),
+                };
             }
             for _ in 0..4 {
                 let node = self.node(i);

@@ -92,10 +92,12 @@ impl Kernel {
     /// that pays when paths have about the same length (balanced trees: E[path] ~ max_depth),
     /// not when they are ragged. Measured (issue 12's families, rows from memory): balanced
     /// d12 58.8 (branch-free) vs 64.6 ns (branchy), ragged depth 23 with E[path] 6.3: 50.9
-    /// vs 38.1 ns. The cut at E[path] < 3/4 max_depth sits between them (1.0 vs 0.27).
+    /// vs 38.1 ns. The cut at E[path] < max_depth / 2 sits between the ragged tree (0.27) and
+    /// issue 4's unlimited dense tree (13.5 / 24 = 0.56: coin-flip splits, where branch-free
+    /// meets its criterion budget), and far from balanced trees (1.0).
     pub fn for_tree(n_leaves: u32, max_depth: u32, expected_path: f64) -> Kernel {
         if Kernel::for_shape(n_leaves, max_depth) == Kernel::Branchy
-            || expected_path < 0.75 * f64::from(max_depth)
+            || expected_path < 0.5 * f64::from(max_depth)
         {
             Kernel::Branchy
         } else {
