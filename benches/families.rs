@@ -317,6 +317,12 @@ fn time_all(dir: &Path, so: &Path) {
             ratio.push(t_round[0] / t_round[variants.len() - 1]);
         }
         let reference = &outs[variants.len() - 1];
+        let runs = if model.tree().chain_runs() {
+            "+runs"
+        } else {
+            ""
+        };
+        let kernel_label = format!("{}{runs}", model.tree().kernel().name());
         let mut js = format!(
             "{{\"name\":\"{}\",\"nodes\":{},\"leaves\":{},\"depth\":{},\"n_features\":{},\"expected_path\":{:.2},\"kernel\":\"{}\",\"rows\":{},\"pool_mb\":{:.1},\"rounds\":{},\"ratio_chosen_ifelse\":{:.4}",
             g.name,
@@ -325,11 +331,7 @@ fn time_all(dir: &Path, so: &Path) {
             g.depth(),
             nf,
             expected_path(&g),
-            format!(
-                "{}{}",
-                model.tree().kernel().name(),
-                if model.tree().chain_runs() { "+runs" } else { "" }
-            ),
+            kernel_label,
             n,
             (n * nf) as f64 / (1 << 20) as f64,
             rounds,
