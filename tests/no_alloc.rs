@@ -164,8 +164,12 @@ fn predict_calls_do_not_allocate() {
                 assert_eq!(rc, TT_ERR_LENGTH);
                 // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
                 assert!(!unsafe { tt_model_kernel(m) }.is_null());
-                for k in [Kernel::Branchy, Kernel::BranchFree] {
-                    let t = model.tree().with_kernel(k);
+                for (k, runs) in [
+                    (Kernel::Branchy, false),
+                    (Kernel::Branchy, true),
+                    (Kernel::BranchFree, false),
+                ] {
+                    let t = model.tree().with_kernel(k).with_chain_runs(runs);
                     t.predict(&x, n_rows, &mut l).unwrap();
                     t.predict_proba(&xf, n_rows, &mut p).unwrap();
                     t.predict_proba_bits(&bits_m, Some(&mask_m), n_rows, &mut p)

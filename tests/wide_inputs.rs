@@ -55,8 +55,18 @@ fn trees() -> Vec<Generated> {
     v.push(gen::dense(3, 3, 500.0, Some(4), 2.0));
     v.push(gen::onehot(777, 200, 20000.0, 40.0));
     v.push(gen::dense(1, 5, 1.0, Some(0), 2.0));
+    // Issue 12's families: ragged paths, 64 x 16 one-hot chains, reference-like deep chains.
+    v.extend(gen::families::issue12_trees(5));
     v
 }
+
+/// Every way a tree can be walked: both kernels, and the branchy walk with and without the
+/// scan of left-link runs.
+const WALKS: [(Kernel, bool); 3] = [
+    (Kernel::Branchy, false),
+    (Kernel::Branchy, true),
+    (Kernel::BranchFree, false),
+];
 
 fn load(g: &Generated) -> CModel {
     CModel::load(&g.bytes)
@@ -92,9 +102,12 @@ fn kernels_agree_with_reference_on_int8_f64_bits_and_csr() {
                 .map(|&c| if c == -1 { f64::NAN } else { c as f64 })
                 .collect();
             let (bits, mask) = gen::pack_bits(&x, nf);
-            for kernel in [Kernel::Branchy, Kernel::BranchFree] {
-                let t = model.tree().with_kernel(kernel);
-                let ctx = format!("{} {kernel:?} rows {n_rows} missing {missing}", g.name);
+            for (kernel, runs) in WALKS {
+                let t = model.tree().with_kernel(kernel).with_chain_runs(runs);
+                let ctx = format!(
+                    "{} {kernel:?} runs {runs} rows {n_rows} missing {missing}",
+                    g.name
+                );
                 let mut p = vec![0.0; 2 * n_rows];
                 let mut l = vec![-1; n_rows];
                 t.predict_proba(&x, n_rows, &mut p).unwrap();
@@ -384,8 +397,8 @@ fn invalid_cell_errors_are_exact_in_batches() {
                 })
                 .collect();
             let want = reference_proba(&g, &x[..bad_row * nf]);
-            for kernel in [Kernel::Branchy, Kernel::BranchFree] {
-                let t = model.tree().with_kernel(kernel);
+            for (kernel, runs) in WALKS {
+                let t = model.tree().with_kernel(kernel).with_chain_runs(runs);
                 let mut p = vec![-1.0; 2 * n_rows];
                 let e = t.predict_proba(&x, n_rows, &mut p).unwrap_err();
                 assert_eq!(e.status, thetatree::Status::InputValue);
@@ -888,4 +901,81 @@ fn wide_models_use_the_search_path() {
         .predict_proba_bits(&bits, None, n_rows, &mut p)
         .unwrap();
     assert_eq!(bitwise(&p), bitwise(&want));
+}
+
+/// The features the reference walk reads for `row`, in order.
+fn path_features(g: &Generated, row: &[i8]) -> Vec<usize> {
+    let mut i = 0usize;
+    let mut read = Vec::new();
+    while let NodeSpec::Split {
+        feature,
+        left,
+        right,
+        missing_right,
+    } = g.spec.nodes[i]
+    {
+        read.push(feature as usize);
+        let go_right = match row[feature as usize] {
+            0 => false,
+            1 => true,
+            _ => missing_right,
+        };
+        i = if go_right { right } else { left } as usize;
+    }
+    read
+}
+
+/// Deep in a chain: a bad cell at the k-th read of the path fails with that cell whatever the
+/// walk (the run scan reads cells four at a time but only the checked step reports), and a bad
+/// cell that only a stopped run attempt reads (just past where the path turns right) is no error.
+#[test]
+fn run_scan_reports_the_first_bad_cell_of_the_path_and_nothing_else() {
+    let mut checked = 0;
+    for g in gen::families::issue12_trees(9) {
+        let model = Model::from_bytes(&g.bytes).unwrap();
+        let nf = g.n_features;
+        let x = gen::rows_i8(&g, 3, 200, 0.0);
+        for (r, row) in x.chunks(nf).enumerate() {
+            let path = path_features(&g, row);
+            if path.len() < 12 {
+                continue;
+            }
+            for k in [1usize, 5, path.len() / 2, path.len() - 1] {
+                let mut bad = row.to_vec();
+                // A cell read earlier on the path must keep its value (same path up to k).
+                if path[..k].contains(&path[k]) {
+                    continue;
+                }
+                bad[path[k]] = 5;
+                for (kernel, runs) in WALKS {
+                    let t = model.tree().with_kernel(kernel).with_chain_runs(runs);
+                    assert_eq!(
+                        t.leaf(&bad).map(|l| l.node),
+                        Err(path[k]),
+                        "{} row {r} read {k} {kernel:?} runs {runs}",
+                        g.name
+                    );
+                }
+                checked += 1;
+            }
+            // Poison every cell that the path does not read: the leaf must not change.
+            let mut off_path = row.to_vec();
+            for (j, c) in off_path.iter_mut().enumerate() {
+                if !path.contains(&j) {
+                    *c = 9;
+                }
+            }
+            let want = reference_leaf(&g, row).unwrap();
+            for (kernel, runs) in WALKS {
+                let t = model.tree().with_kernel(kernel).with_chain_runs(runs);
+                assert_eq!(
+                    t.leaf(&off_path).map(|l| l.node),
+                    Ok(want),
+                    "{} row {r} {kernel:?} runs {runs}",
+                    g.name
+                );
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} deep cells checked");
 }

@@ -13,6 +13,8 @@
 //! * [`naive`]: the boxed pointer-chasing baseline built from the same spec.
 #![allow(dead_code, clippy::too_many_arguments)]
 
+pub mod families;
+
 use thetatree::format::{encode, ModelSpec, NodeSpec};
 use thetatree::validate::{leaf_label, leaf_probabilities};
 
@@ -51,6 +53,8 @@ pub struct Generated {
     /// frequency (used by the row generator).
     pub groups: Vec<(usize, usize)>,
     pub freq: Vec<f64>,
+    /// For dense models: each column's probability of a `1` (empty: 1/2 for every column).
+    pub p1: Vec<f64>,
 }
 
 impl Generated {
@@ -171,6 +175,7 @@ pub fn dense(
         n_features,
         groups: Vec::new(),
         freq: Vec::new(),
+        p1: Vec::new(),
     }
 }
 
@@ -258,6 +263,7 @@ pub fn onehot(seed: u64, n_features: usize, n: f64, min_leaf: f64) -> Generated 
         n_features,
         groups,
         freq,
+        p1: Vec::new(),
     }
 }
 
@@ -293,7 +299,20 @@ pub fn rows_i8(g: &Generated, seed: u64, n_rows: usize, missing_rate: f64) -> Ve
     let nf = g.n_features;
     let mut rng = Rng::new(seed ^ 0x5EED);
     let mut x = vec![0i8; n_rows * nf];
-    if g.groups.is_empty() {
+    if !g.p1.is_empty() {
+        for row in x.chunks_mut(nf) {
+            for (c, &p) in row.iter_mut().zip(&g.p1) {
+                *c = i8::from(rng.unit() < p);
+            }
+        }
+        if missing_rate > 0.0 {
+            for c in x.iter_mut() {
+                if rng.unit() < missing_rate {
+                    *c = -1;
+                }
+            }
+        }
+    } else if g.groups.is_empty() {
         for chunk in x.chunks_mut(8) {
             let r = rng.next_u64();
             for (k, c) in chunk.iter_mut().enumerate() {

@@ -16,6 +16,13 @@ pub trait Cell: Copy + Send + Sync {
             None => (false, false),
         }
     }
+    /// Zero only for a plain absent value (a split surely goes left); anything else, valid or
+    /// not, is nonzero. Lets a walk OR several cells and test them at once.
+    #[inline(always)]
+    fn raw(self) -> u64 {
+        let (right, valid) = self.route_mask(true);
+        u64::from(right | !valid)
+    }
     /// The value as text, for error messages.
     fn describe(self) -> String;
     /// What the accepted values are, for error messages.
@@ -37,6 +44,10 @@ impl Cell for i8 {
         let u = self as u8;
         let right = (u == 1) | ((u == 0xFF) & missing_right);
         (right, u.wrapping_add(1) <= 2)
+    }
+    #[inline(always)]
+    fn raw(self) -> u64 {
+        u64::from(self as u8)
     }
     fn describe(self) -> String {
         self.to_string()

@@ -45,6 +45,17 @@ pub(super) trait RowRead: Copy {
     /// # Safety
     /// `f < n_features` of the tree the row was checked against.
     unsafe fn route(self, f: usize, missing_right: bool) -> (bool, bool);
+    /// Zero only if feature `f` is plainly absent (the split surely goes left), nonzero for
+    /// present, missing or invalid cells (which the checked step then reads again).
+    ///
+    /// # Safety
+    /// As for [`RowRead::route`].
+    #[inline(always)]
+    unsafe fn raw(self, f: usize) -> u64 {
+        // SAFETY: forwarded contract. A missing cell routed as "right" counts as nonzero.
+        let (right, valid) = unsafe { self.route(f, true) };
+        u64::from(right | !valid)
+    }
     /// Branchy form for the branchy kernel: `Some(go_right)`, or `None` for an invalid value.
     ///
     /// # Safety
@@ -89,6 +100,11 @@ impl<T: Cell> RowRead for DenseRow<T> {
         // `for_each_leaf` at `r * n_features` for `r < n_rows`, with the input's length checked
         // to be exactly `n_rows * n_features`.
         unsafe { *self.0.add(f) }.route_mask(missing_right)
+    }
+    #[inline(always)]
+    unsafe fn raw(self, f: usize) -> u64 {
+        // SAFETY: as for `route`.
+        unsafe { *self.0.add(f) }.raw()
     }
     #[inline(always)]
     unsafe fn route_branchy(self, f: usize, missing_right: bool) -> Option<bool> {
@@ -177,6 +193,7 @@ impl<'a> Tree<'a> {
     #[inline(always)]
     pub(super) fn walk<R: RowRead>(&self, row: R) -> std::result::Result<LeafNode, usize> {
         match self.kernel {
+            Kernel::Branchy if self.chain_runs => self.walk_chain(row),
             Kernel::Branchy if self.left_adjacent => self.walk_branchy::<R, true>(row),
             Kernel::Branchy => self.walk_branchy::<R, false>(row),
             Kernel::BranchFree => self.walk_branch_free(row),
@@ -208,6 +225,89 @@ impl<'a> Tree<'a> {
                 }
                 None => return Err(f),
             };
+        }
+    }
+
+    /// The branchy walk of a pre-order tree (`chain_runs` is only set when the left child is
+    /// the next record) that first tries to cross four left links at once: when records
+    /// `i..i+4` are all splits (so each one's left child is the next) and all four cells are
+    /// plainly absent, the walk is at `i + 4`. The four node and cell loads are independent,
+    /// so they issue together, with one predictable branch per run instead of one per node,
+    /// which is what straight-line compiled code gets from immediate offsets. Otherwise the
+    /// first cell of the run that is not plainly absent gets the checked step (present,
+    /// missing or invalid), and a run holding a leaf (or the last records) takes four checked
+    /// steps of the branchy walk. Either way every cell that decides the path is validated;
+    /// cells after the exit that a run read only decided that the run stops.
+    #[inline(always)]
+    fn walk_chain<R: RowRead>(&self, row: R) -> std::result::Result<LeafNode, usize> {
+        // Split tags are 0 and 1, the leaf tag 2: OR-ing the tags of four records shows a
+        // leaf among them.
+        const _: () =
+            assert!(TAG_LEAF == 2 && TAG_SPLIT_MISSING_LEFT == 0 && TAG_SPLIT_MISSING_RIGHT == 1);
+        let n = self.nodes.len();
+        let mut i = 0usize;
+        loop {
+            while i + 4 <= n {
+                // SAFETY: i + 3 < n.
+                let q = unsafe {
+                    [
+                        self.nodes.get_unchecked(i),
+                        self.nodes.get_unchecked(i + 1),
+                        self.nodes.get_unchecked(i + 2),
+                        self.nodes.get_unchecked(i + 3),
+                    ]
+                };
+                if (q[0].tag.get() | q[1].tag.get() | q[2].tag.get() | q[3].tag.get()) & TAG_LEAF
+                    != 0
+                {
+                    break;
+                }
+                // SAFETY: all four records are splits (no leaf tag), whose features are
+                // validated < n_features.
+                let r = unsafe { q.map(|node| row.raw(node.a.get() as usize)) };
+                if r[0] | r[1] | r[2] | r[3] == 0 {
+                    i += 4;
+                    continue;
+                }
+                // The path leaves the run at its first cell that is not plainly absent (the
+                // records before it surely go left): one checked step there, found without
+                // another branch per record, so an exit costs one mispredicted branch.
+                let m = u32::from(r[0] != 0)
+                    | u32::from(r[1] != 0) << 1
+                    | u32::from(r[2] != 0) << 2
+                    | u32::from(r[3] != 0) << 3;
+                let j = m.trailing_zeros() as usize;
+                let node = q[j & 3];
+                let f = node.a.get() as usize;
+                i += j;
+                // SAFETY: a split's feature, validated < n_features.
+                i = match unsafe { row.route_branchy(f, node.tag.get() == TAG_SPLIT_MISSING_RIGHT) }
+                {
+                    Some(false) => i + 1,
+                    Some(true) => {
+                        keep_branch();
+                        node.c.get() as usize
+                    }
+                    None => return Err(f),
+                };
+            }
+            for _ in 0..4 {
+                let node = self.node(i);
+                let tag = node.tag.get();
+                if tag == TAG_LEAF {
+                    return Ok(LeafNode(i));
+                }
+                let f = node.a.get() as usize;
+                // SAFETY: split feature indices are validated < n_features.
+                i = match unsafe { row.route_branchy(f, tag == TAG_SPLIT_MISSING_RIGHT) } {
+                    Some(false) => i + 1,
+                    Some(true) => {
+                        keep_branch();
+                        node.c.get() as usize
+                    }
+                    None => return Err(f),
+                };
+            }
         }
     }
 

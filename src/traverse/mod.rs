@@ -70,19 +70,39 @@ impl Kernel {
         }
     }
 
-    /// The choice for a tree shape, from header fields only (O(1), so it is made every time a
-    /// [`Tree`] is built from a loaded model, with the same result).
+    /// Whether a tree is chain-shaped, from header fields only (O(1)).
     ///
-    /// A balanced tree has `max_depth` close to `log2(n_leaves)`; the paths of random rows then
-    /// branch unpredictably at every level and the branch-free interleaved walk wins. A tree
-    /// much deeper than that is made of chains (one-hot / sketch trees: `var=value` splits
-    /// whose `1` side is rare), whose branches the CPU predicts well, and a branchy walk that
-    /// runs ahead along the left (next-record) child wins by up to 10x. The threshold
-    /// `max_depth > 3 * ceil(log2(n_leaves)) + 4` sits far from both families: the benchmark's
-    /// dense trees score depth/log2 <= 2, sketch-like chains >= 10.
+    /// A balanced tree has `max_depth` close to `log2(n_leaves)`; a tree much deeper than that
+    /// is made of chains (one-hot / sketch trees: `var=value` splits whose `1` side is rare),
+    /// whose branches the CPU predicts well, and a branchy walk that runs ahead along the left
+    /// (next-record) child wins by up to 10x. The threshold
+    /// `max_depth > 3 * ceil(log2(n_leaves)) + 4` sits far from both families: dense trees
+    /// score depth/log2 <= 2, the chains of issue 12's families >= 6. Returns
+    /// [`Kernel::Branchy`] for chains.
     pub fn for_shape(n_leaves: u32, max_depth: u32) -> Kernel {
         let log2_leaves = 32 - n_leaves.saturating_sub(1).leading_zeros();
         if max_depth > 3 * log2_leaves + 4 {
+            Kernel::Branchy
+        } else {
+            Kernel::BranchFree
+        }
+    }
+
+    /// The choice for a tree, from its shape and its expected path length (the
+    /// [`Layout::expected_path`] of training rows, from the node sample counts).
+    ///
+    /// Chains (see [`Kernel::for_shape`]) walk branchy. Otherwise the interleaved branch-free
+    /// walk moves its [`LANES`] rows in lock-step, so a group costs its deepest lane's path:
+    /// that pays when paths have about the same length (balanced trees: E[path] ~ max_depth),
+    /// not when they are ragged. Measured (issue 12's families, rows from memory): balanced
+    /// d12 58.8 (branch-free) vs 64.6 ns (branchy), ragged depth 23 with E[path] 6.3: 50.9
+    /// vs 38.1 ns. The cut at E[path] < max_depth / 2 sits between the ragged tree (0.27) and
+    /// issue 4's unlimited dense tree (13.5 / 24 = 0.56: coin-flip splits, where branch-free
+    /// meets its criterion budget), and far from balanced trees (1.0).
+    pub fn for_tree(n_leaves: u32, max_depth: u32, expected_path: f64) -> Kernel {
+        if Kernel::for_shape(n_leaves, max_depth) == Kernel::Branchy
+            || expected_path < 0.5 * f64::from(max_depth)
+        {
             Kernel::Branchy
         } else {
             Kernel::BranchFree
@@ -103,6 +123,9 @@ pub struct Tree<'a> {
     kernel: Kernel,
     /// The header's pre-order flag (validated): every split's left child is the next record.
     left_adjacent: bool,
+    /// Branchy walks scan runs of left links four records at a time (pre-order chain-shaped
+    /// trees only; see `walk_chain` in `kernels`).
+    chain_runs: bool,
 }
 
 /// A reached leaf, as a value (it does not refer back into the tree).
@@ -128,14 +151,17 @@ impl<'a> Tree<'a> {
             !nodes.is_empty(),
             "Tree::new called with an unvalidated layout"
         );
+        let (n_leaves, max_depth) = (layout.n_leaves(), layout.max_depth());
+        let left_adjacent = layout.flags() & FLAG_LEFT_ADJACENT != 0;
         Tree {
             nodes,
             probs,
             stats,
             max_depth: layout.max_depth(),
             n_features: layout.n_features() as usize,
-            kernel: Kernel::for_shape(layout.n_leaves(), layout.max_depth()),
-            left_adjacent: layout.flags() & FLAG_LEFT_ADJACENT != 0,
+            kernel: Kernel::for_tree(n_leaves, max_depth, layout.expected_path()),
+            left_adjacent,
+            chain_runs: left_adjacent && Kernel::for_shape(n_leaves, max_depth) == Kernel::Branchy,
         }
     }
 
@@ -152,6 +178,19 @@ impl<'a> Tree<'a> {
     /// identical, only speed differs). Either kernel is sound on any validated tree.
     pub fn with_kernel(mut self, kernel: Kernel) -> Tree<'a> {
         self.kernel = kernel;
+        self
+    }
+
+    /// Whether branchy walks scan runs of left links (chosen at load for pre-order
+    /// chain-shaped trees).
+    pub fn chain_runs(&self) -> bool {
+        self.chain_runs
+    }
+
+    /// The same tree with run scanning on or off (for benchmarks and equivalence tests; it is
+    /// only ever on for pre-order trees, whose left links are the next record).
+    pub fn with_chain_runs(mut self, on: bool) -> Tree<'a> {
+        self.chain_runs = on && self.left_adjacent;
         self
     }
 

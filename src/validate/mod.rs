@@ -37,6 +37,8 @@ pub struct Layout {
     crc32: u32,
     sections: [(usize, usize); N_SECTIONS],
     has_signature: bool,
+    /// Expected path length of a training row (from the node sample counts), in 1/256 units.
+    expected_path_256: u32,
 }
 
 impl Layout {
@@ -55,6 +57,11 @@ impl Layout {
     }
     pub fn n_leaves(&self) -> u32 {
         self.n_leaves
+    }
+    /// Expected path length of a training row: `sum over leaves of depth * n_samples / n_root`
+    /// from the stats section (the root's depth is 0).
+    pub fn expected_path(&self) -> f64 {
+        f64::from(self.expected_path_256) / 256.0
     }
     pub fn max_depth(&self) -> u32 {
         self.max_depth
@@ -132,8 +139,13 @@ pub fn validate(bytes: &[u8]) -> Result<Layout> {
         crc32,
         sections: section_table(model, &h)?,
         has_signature,
+        expected_path_256: 0,
     };
-    check_tree(model, &layout)?;
+    let expected_path_256 = check_tree(model, &layout)?;
+    let layout = Layout {
+        expected_path_256,
+        ..layout
+    };
     check_text_sections(model, &layout)?;
     Ok(layout)
 }

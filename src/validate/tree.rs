@@ -12,7 +12,11 @@ use zerocopy::FromBytes;
 /// the nodes in index order: children always come after their parent, so a node's depth is
 /// known (or it is unreachable) when the pass reaches it. The pass's state stays in locals
 /// (the steps below take it explicitly), which keeps it in registers for 10^6-node models.
-pub(super) fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
+///
+/// Returns the expected path length of a training row, `sum over leaves of depth * n_samples
+/// / n_root`, in 1/256 units (the traversal picks its kernel from it; computed here because
+/// this pass already has every leaf's depth and count).
+pub(super) fn check_tree(model: &[u8], l: &Layout) -> Result<u32> {
     let s = TreeSections::new(model, l)?;
     let n = s.nodes.len();
     // depth[i] == u32::MAX until node i is claimed by a parent (the root claims itself).
@@ -21,6 +25,7 @@ pub(super) fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
     let mut leaves = Leaves {
         next: 0,
         max_depth: 0,
+        weighted_depth: 0.0,
     };
     let left_adjacent = l.flags & FLAG_LEFT_ADJACENT != 0;
     // Splits whose missing direction is checked when their right child is reached; in a
@@ -50,13 +55,24 @@ pub(super) fn check_tree(model: &[u8], l: &Layout) -> Result<()> {
             }
         }
     }
-    check_totals(&s, l, &pending, &leaves)
+    check_totals(&s, l, &pending, &leaves)?;
+    let root = s.stats[0].n_samples.get();
+    let mean = if root > 0.0 {
+        leaves.weighted_depth / root
+    } else {
+        // No training mass recorded: every leaf counts as reached.
+        f64::from(leaves.max_depth)
+    };
+    // Saturating float-to-int conversion; the depth cap keeps it far below u32::MAX anyway.
+    Ok((mean * 256.0).round() as u32)
 }
 
-/// Leaves seen so far: the next leaf index expected, and the depth of the deepest.
+/// Leaves seen so far: the next leaf index expected, the depth of the deepest, and the sum of
+/// depth * n_samples over them.
 struct Leaves {
     next: u32,
     max_depth: u32,
+    weighted_depth: f64,
 }
 
 /// The node, stats and probability records, and where they are in the file.
@@ -254,6 +270,7 @@ fn check_leaf(
     leaves: &mut Leaves,
 ) -> Result<()> {
     leaves.max_depth = leaves.max_depth.max(d);
+    leaves.weighted_depth += f64::from(d) * st.n_samples.get();
     let node = &s.nodes[i];
     let (leaf, label, pad) = (node.a.get(), node.b.get(), node.c.get());
     let next_leaf = leaves.next;
