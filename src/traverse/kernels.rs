@@ -292,7 +292,7 @@ impl<'a> Tree<'a> {
                 };
             }
             for _ in 0..4 {
-                let node = self.node(i);
+                let node = self.raw_node(i);
                 let tag = node.tag.get();
                 if tag == TAG_LEAF {
                     return Ok(LeafNode(i));
