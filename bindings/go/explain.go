@@ -210,27 +210,12 @@ func (m *Model) DecisionPathInto(row []int8, out []int32) (int, error) {
 	runtime.KeepAlive(row)
 	runtime.KeepAlive(out)
 	runtime.KeepAlive(m)
-	if rc != C.TT_OK {
-		if rc == C.TT_ERR_LENGTH {
-			return int(n), fromC(rc, &cerr)
-		}
-		return 0, fromC(rc, &cerr)
-	}
-	return int(n), nil
+	return pathResult(rc, n, &cerr)
 }
 
 // DecisionPath returns the node indices from the root to the leaf for one row (int8 input).
 func (m *Model) DecisionPath(row []int8) ([]int32, error) {
-	out := make([]int32, m.maxDepth+1) // a path has at most MaxDepth()+1 nodes
-	n, err := m.DecisionPathInto(row, out)
-	if n > len(out) { // cannot happen for a valid model; the library's answer wins
-		out = make([]int32, n)
-		n, err = m.DecisionPathInto(row, out)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return out[:n], nil
+	return m.allocPath(func(out []int32) (int, error) { return m.DecisionPathInto(row, out) })
 }
 
 // DecisionPathF64Into is DecisionPathInto for one float64 row (0, 1, NaN missing).
@@ -248,22 +233,35 @@ func (m *Model) DecisionPathF64Into(row []float64, out []int32) (int, error) {
 	runtime.KeepAlive(row)
 	runtime.KeepAlive(out)
 	runtime.KeepAlive(m)
-	if rc != C.TT_OK {
-		if rc == C.TT_ERR_LENGTH {
-			return int(n), fromC(rc, &cerr)
-		}
-		return 0, fromC(rc, &cerr)
-	}
-	return int(n), nil
+	return pathResult(rc, n, &cerr)
 }
 
 // DecisionPathF64 returns the node indices from the root to the leaf for one float64 row.
 func (m *Model) DecisionPathF64(row []float64) ([]int32, error) {
-	out := make([]int32, m.maxDepth+1) // a path has at most MaxDepth()+1 nodes
-	n, err := m.DecisionPathF64Into(row, out)
+	return m.allocPath(func(out []int32) (int, error) { return m.DecisionPathF64Into(row, out) })
+}
+
+// pathResult turns a tt_decision_path answer into DecisionPathInto's: the length written, or
+// the length needed with the ErrLength error when the buffer was short.
+func pathResult(rc C.int32_t, n C.size_t, cerr *C.tt_error) (int, error) {
+	switch rc {
+	case C.TT_OK:
+		return int(n), nil
+	case C.TT_ERR_LENGTH:
+		return int(n), fromC(rc, cerr)
+	default:
+		return 0, fromC(rc, cerr)
+	}
+}
+
+// allocPath runs a DecisionPath*Into call on a buffer of MaxDepth()+1 nodes (a path's most),
+// and once more on the length the library asks for should that ever be short.
+func (m *Model) allocPath(into func(out []int32) (int, error)) ([]int32, error) {
+	out := make([]int32, m.maxDepth+1)
+	n, err := into(out)
 	if n > len(out) { // cannot happen for a valid model; the library's answer wins
 		out = make([]int32, n)
-		n, err = m.DecisionPathF64Into(row, out)
+		n, err = into(out)
 	}
 	if err != nil {
 		return nil, err
