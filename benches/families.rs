@@ -95,7 +95,7 @@ fn describe(g: &Generated) -> String {
         m.layout().expected_path(),
         m.tree().kernel().name(),
         if m.tree().chain_runs() { " with runs" } else { "" }
-    )
+    ) + &format!(", native code {} bytes", m.native_code_len())
 }
 
 /// The tree as JSON for the Python side: per node `[feature, left, right, missing_right]` or
@@ -160,6 +160,9 @@ enum Variant {
     Chosen,
     /// A kernel forced, with run scanning on or off (runs only apply to branchy walks).
     Forced(Kernel, bool),
+    /// The native-code kernel (feature `native`), generated for every tree whatever the
+    /// choice; the interpreter's branchy walk where the build has no native code.
+    Native,
     Bits,
     Csr,
     IfElse,
@@ -174,6 +177,7 @@ impl Variant {
             Variant::Chosen => "chosen".into(),
             Variant::Forced(k, false) => k.name().into(),
             Variant::Forced(k, true) => format!("{}+runs", k.name()),
+            Variant::Native => "native".into(),
             Variant::Bits => "bits".into(),
             Variant::Csr => "csr".into(),
             Variant::IfElse => "ifelse".into(),
@@ -211,6 +215,29 @@ fn time_all(dir: &Path, so: &Path) {
         let (bits, _) = gen::pack_bits(&x, nf);
         let (off, idx) = gen::to_csr(&x, nf);
         let model = Model::from_bytes(&g.bytes).expect("generated model validates");
+        // Load time without and with native code (median of 5 loads each; wall clock).
+        let load_ms = |native: bool| {
+            let mut t: Vec<f64> = (0..5)
+                .map(|_| {
+                    let t0 = std::time::Instant::now();
+                    let mut m = Model::from_bytes_with(
+                        &g.bytes,
+                        thetatree::OpenOptions::default().interpret(true),
+                    )
+                    .expect("generated model validates");
+                    if native {
+                        m.force_native();
+                    }
+                    std::hint::black_box(&m);
+                    t0.elapsed().as_secs_f64() * 1e3
+                })
+                .collect();
+            median(&mut t)
+        };
+        let (interp_load_ms, native_load_ms) = (load_ms(false), load_ms(true));
+        let mut native_model = Model::from_bytes(&g.bytes).expect("generated model validates");
+        native_model.force_native();
+        let native_code_bytes = native_model.native_code_len();
         let mut cm = std::ptr::null_mut();
         // SAFETY: valid buffer and out-pointer.
         let rc = unsafe {
@@ -228,6 +255,7 @@ fn time_all(dir: &Path, so: &Path) {
             Variant::Forced(Kernel::Branchy, false),
             Variant::Forced(Kernel::Branchy, true),
             Variant::Forced(Kernel::BranchFree, false),
+            Variant::Native,
             Variant::Bits,
             Variant::Csr,
             Variant::Scan,
@@ -236,6 +264,11 @@ fn time_all(dir: &Path, so: &Path) {
         let mut outs: Vec<Vec<f64>> = variants.iter().map(|_| vec![0.0; 2 * n]).collect();
         let mut times: Vec<Vec<f64>> = variants.iter().map(|_| Vec::new()).collect();
         let mut ratio = Vec::new();
+        let mut ratio_native = Vec::new();
+        let native_at = variants
+            .iter()
+            .position(|&v| v == Variant::Native)
+            .expect("native is timed");
         let run = |v: Variant, out: &mut [f64]| {
             match v {
                 // SAFETY: x holds n * nf cells, out 2 * n doubles; cm is live.
@@ -255,6 +288,10 @@ fn time_all(dir: &Path, so: &Path) {
                     .tree()
                     .with_kernel(k)
                     .with_chain_runs(runs)
+                    .predict_proba(&x, n, out)
+                    .expect("predict"),
+                Variant::Native => native_model
+                    .tree()
                     .predict_proba(&x, n, out)
                     .expect("predict"),
                 // SAFETY: bits holds n * words_per_row words; no mask; out as above.
@@ -315,6 +352,7 @@ fn time_all(dir: &Path, so: &Path) {
                 times[k].push(t_round[k]);
             }
             ratio.push(t_round[0] / t_round[variants.len() - 1]);
+            ratio_native.push(t_round[native_at] / t_round[variants.len() - 1]);
         }
         let reference = &outs[variants.len() - 1];
         let runs = if model.tree().chain_runs() {
@@ -336,6 +374,14 @@ fn time_all(dir: &Path, so: &Path) {
             (n * nf) as f64 / (1 << 20) as f64,
             rounds,
             median(&mut ratio)
+        );
+        let _ = write!(
+            js,
+            ",\"ratio_native_ifelse\":{:.4},\"native_code_bytes\":{},\"native_load_ms\":{:.3},\"interp_load_ms\":{:.3}",
+            median(&mut ratio_native),
+            native_code_bytes,
+            native_load_ms,
+            interp_load_ms
         );
         for (k, v) in variants.iter().enumerate() {
             if *v == Variant::Scan {

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result, Status};
 use crate::format::*;
 use crate::signature;
-use crate::traverse::Tree;
+use crate::traverse::{Kernel, NativeCode, Tree, NATIVE_MAX_NODES};
 use crate::validate::{validate, Layout};
 use std::ffi::CStr;
 use std::fs::File;
@@ -44,13 +44,33 @@ fn owned_copy(bytes: &[u8]) -> Storage {
     }
 }
 
-/// Options for [`Model::open`].
+/// Options for [`Model::open`] and [`Model::from_bytes_with`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OpenOptions<'k> {
     /// Read the file into memory instead of mapping it (immune to later changes of the file).
     pub copy: bool,
     /// Verify the HMAC-SHA256 signature with this key before parsing.
     pub verify_key: Option<&'k [u8]>,
+    /// Never generate native code (feature `native`): always walk with the interpreter.
+    pub interpret: bool,
+}
+
+impl<'k> OpenOptions<'k> {
+    /// These options with [`OpenOptions::interpret`] set to `on`.
+    pub fn interpret(mut self, on: bool) -> OpenOptions<'k> {
+        self.interpret = on;
+        self
+    }
+}
+
+/// Whether a tree gets native code at load: when the build has the native kernel, the tree is
+/// at most [`NATIVE_MAX_NODES`] nodes and the interpreter would walk it branchy (chains and
+/// ragged trees, where the immediate-offset loads of the native code win; dense balanced
+/// trees keep the interleaved branch-free walk, see `benches/README.md`).
+pub fn wants_native(tree: &Tree<'_>, n_nodes: usize) -> bool {
+    crate::traverse::NATIVE_AVAILABLE
+        && n_nodes <= NATIVE_MAX_NODES
+        && tree.interpreter_kernel() == Kernel::Branchy
 }
 
 /// An immutable, validated model. `Send + Sync`: any number of threads may predict at once.
@@ -58,6 +78,9 @@ pub struct Model {
     storage: Storage,
     layout: Layout,
     digest: OnceLock<[u8; 32]>,
+    /// Machine code generated from this model's tree at load (the `native` kernel), if any.
+    /// It lives exactly as long as the model.
+    native: Option<NativeCode>,
 }
 
 // SAFETY: the only non-thread-safe member is the borrowed pointer, which is only ever read, and
@@ -74,16 +97,24 @@ fn io_error(path: &Path, what: &str, e: std::io::Error) -> Error {
 }
 
 impl Model {
-    fn from_storage(storage: Storage, verify_key: Option<&[u8]>) -> Result<Model> {
+    fn from_storage(storage: Storage, verify_key: Option<&[u8]>, interpret: bool) -> Result<Model> {
         if let Some(key) = verify_key {
             signature::verify(storage.bytes(), key)?;
         }
         let layout = validate(storage.bytes())?;
-        Ok(Model {
+        let mut model = Model {
             storage,
             layout,
             digest: OnceLock::new(),
-        })
+            native: None,
+        };
+        if !interpret {
+            let tree = model.tree();
+            if wants_native(&tree, model.n_nodes()) {
+                model.native = NativeCode::generate(&tree);
+            }
+        }
+        Ok(model)
     }
 
     /// Validate a copy of `bytes`.
@@ -92,8 +123,36 @@ impl Model {
     }
 
     pub fn from_bytes_verified(bytes: &[u8], verify_key: Option<&[u8]>) -> Result<Model> {
+        Model::from_bytes_with(
+            bytes,
+            OpenOptions {
+                verify_key,
+                ..OpenOptions::default()
+            },
+        )
+    }
+
+    /// Validate a copy of `bytes` with `opts` (`copy` does not apply: bytes are always copied).
+    pub fn from_bytes_with(bytes: &[u8], opts: OpenOptions<'_>) -> Result<Model> {
         Model::check_image_len(bytes.len() as u64)?;
-        Model::from_storage(owned_copy(bytes), verify_key)
+        Model::from_storage(owned_copy(bytes), opts.verify_key, opts.interpret)
+    }
+
+    /// Bytes of native machine code generated for this model at load; 0 when it walks with
+    /// the interpreter (no `native` feature, [`OpenOptions::interpret`], a tree the choice
+    /// leaves to the interpreter, or a refusal of the code generator or of executable memory).
+    pub fn native_code_len(&self) -> usize {
+        self.native.as_ref().map_or(0, NativeCode::code_len)
+    }
+
+    /// Generate native code for this model whatever the kernel choice (benchmarks and tests:
+    /// e.g. to time it on balanced trees). Returns whether the model now has native code.
+    pub fn force_native(&mut self) -> bool {
+        if self.native.is_none() {
+            let code = NativeCode::generate(&self.tree());
+            self.native = code;
+        }
+        self.native.is_some()
     }
 
     /// The size cap of an image (a model of at most `MAX_FILE_LEN` bytes plus a signature
@@ -118,7 +177,20 @@ impl Model {
         len: usize,
         verify_key: Option<&[u8]>,
     ) -> Result<Model> {
-        Model::from_storage(Storage::Borrowed { ptr, len }, verify_key)
+        Model::from_storage(Storage::Borrowed { ptr, len }, verify_key, false)
+    }
+
+    /// [`Model::from_borrowed`], without native code when `interpret`.
+    ///
+    /// # Safety
+    /// As for [`Model::from_borrowed`].
+    pub unsafe fn from_borrowed_with(
+        ptr: *const u8,
+        len: usize,
+        verify_key: Option<&[u8]>,
+        interpret: bool,
+    ) -> Result<Model> {
+        Model::from_storage(Storage::Borrowed { ptr, len }, verify_key, interpret)
     }
 
     /// Open a model file: memory-mapped read-only, or copied into memory with `copy`.
@@ -152,7 +224,7 @@ impl Model {
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| io_error(path, "map", e))?;
             Storage::Mmap(map)
         };
-        Model::from_storage(storage, opts.verify_key).map_err(|mut e| {
+        Model::from_storage(storage, opts.verify_key, opts.interpret).map_err(|mut e| {
             e.message = format!("{}: {}", path.display(), e.message);
             e
         })
@@ -178,7 +250,7 @@ impl Model {
     }
 
     pub fn tree(&self) -> Tree<'_> {
-        Tree::new(self.model_bytes(), &self.layout)
+        Tree::new(self.model_bytes(), &self.layout).with_native(self.native.as_ref())
     }
 
     pub fn n_features(&self) -> usize {

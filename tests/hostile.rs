@@ -1808,7 +1808,7 @@ fn ffi_argument_errors() {
         );
     }
     // Flags.
-    for f in [8u32, 1 << 31, TT_LOAD_BORROW | TT_LOAD_COPY] {
+    for f in [16u32, 1 << 31, TT_LOAD_BORROW | TT_LOAD_COPY] {
         assert_eq!(
             // SAFETY: pointers are NULL or valid for the lengths passed; the model is live.
             unsafe { tt_load_bytes(b.as_ptr(), b.len(), f, &mut out, &mut err) },

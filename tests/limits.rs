@@ -615,6 +615,7 @@ fn file_larger_than_cap_is_refused_before_reading() {
             thetatree::OpenOptions {
                 copy,
                 verify_key: None,
+                ..Default::default()
             },
         )
         .err()

@@ -143,6 +143,7 @@ fn rename_replacement(copy: bool) {
     let opts = OpenOptions {
         copy,
         verify_key: None,
+        ..Default::default()
     };
     let mut handles = vec![];
     for v in 1..=12u32 {
@@ -354,6 +355,7 @@ fn copy_mode_is_immune_to_in_place_rewrites() {
         OpenOptions {
             copy: true,
             verify_key: None,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -390,6 +392,7 @@ fn copy_mode_is_immune_to_in_place_rewrites() {
         OpenOptions {
             copy: true,
             verify_key: None,
+            ..Default::default()
         },
     )
     .unwrap();

@@ -520,6 +520,7 @@ fn files_verify_through_open_and_tt_load_verified() {
                 OpenOptions {
                     copy,
                     verify_key: Some(key),
+                    ..Default::default()
                 },
             );
             if let Ok(m) = &r {

@@ -262,9 +262,10 @@ def render(results, m):
     kernels = [k[:-3] for k in results[0] if k.endswith("_ns") and k[:-3] not in
                ("chosen", "bits", "csr", "ifelse", "sklearn", "onnx", "scan")]
     head = (["tree (nodes / depth, E[path])", "kernel chosen", "chosen"] + kernels +
-            ["bits", "CSR", "if/else", "row scan", "scikit-learn", "ONNX Runtime", "chosen ÷ if/else (target)", "parity"])
+            ["bits", "CSR", "if/else", "row scan", "scikit-learn", "ONNX Runtime", "native ÷ if/else",
+             "native load / code (interpreter load)", "chosen ÷ if/else (target)", "parity"])
     L.append("| " + " | ".join(head) + " |")
-    L.append("|" + "---|" * 2 + "---:|" * (len(head) - 4) + "---|---|")
+    L.append("|" + "---|" * 2 + "---:|" * (len(head) - 5) + "---|---|---|")
     for r in results:
         target = TARGET.get(r["name"], DEFAULT_TARGET)
         ratio = r["ratio_chosen_ifelse"]
@@ -275,7 +276,9 @@ def render(results, m):
         cells = ([f"{r['name']} ({r['nodes']:,} / {r['depth']}, {r['expected_path']:.1f})", r["kernel"],
                   fmt(r["chosen_ns"])] + [fmt(r[f"{k}_ns"]) for k in kernels] +
                  [fmt(r["bits_ns"]), fmt(r["csr_ns"]), fmt(r["ifelse_ns"]), fmt(r["scan_ns"]), fmt(r["sklearn_ns"]),
-                  fmt(r["onnx_ns"]), verdict, parity])
+                  fmt(r["onnx_ns"]), f"{r['ratio_native_ifelse']:.2f}",
+                  f"{r['native_load_ms']:.1f} ms / {r['native_code_bytes']:,} B ({r['interp_load_ms']:.2f} ms)",
+                  verdict, parity])
         L.append("| " + " | ".join(cells) + " |")
     return "\n".join(L)
 

@@ -15,8 +15,8 @@ work=${WORK:-$target/compare-families}
 venv=${VENV:-$target/compare/venv}
 mkdir -p "$work"
 
-echo "== cargo bench --bench families --no-run" >&2
-bench=$(cargo bench --bench families --no-run --message-format=json |
+echo "== cargo bench --bench families --features native --no-run" >&2
+bench=$(cargo bench --bench families --features native --no-run --message-format=json |
   python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)

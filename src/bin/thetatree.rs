@@ -152,6 +152,7 @@ fn load(path: &str, copy: bool) -> Result<Model, Fail> {
         OpenOptions {
             copy,
             verify_key: None,
+            ..Default::default()
         },
     )
     .map_err(|e| err(format!("{} (offset {})", e, e.byte_offset)))
@@ -329,6 +330,7 @@ fn cmd_verify(a: &Args) -> Result<(), Fail> {
         OpenOptions {
             copy: true,
             verify_key: key.as_deref(),
+            ..Default::default()
         },
     )
     .map_err(|e| err(format!("{e} (offset {})", e.byte_offset)))?;

@@ -1,14 +1,17 @@
 //! Loading (from a path or from memory, optionally verifying a signature) and freeing models.
 
 use super::args::{guard, input, null};
-use super::{tt_error, tt_model, TT_LOAD_BORROW, TT_LOAD_COPY, TT_LOAD_REQUIRE_SIGNATURE};
+use super::{
+    tt_error, tt_model, TT_LOAD_BORROW, TT_LOAD_COPY, TT_LOAD_INTERPRET, TT_LOAD_REQUIRE_SIGNATURE,
+};
 use crate::error::{Error, Result, Status};
 use crate::model::{Model, OpenOptions};
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-const KNOWN_LOAD_FLAGS: u32 = TT_LOAD_COPY | TT_LOAD_BORROW | TT_LOAD_REQUIRE_SIGNATURE;
+const KNOWN_LOAD_FLAGS: u32 =
+    TT_LOAD_COPY | TT_LOAD_BORROW | TT_LOAD_REQUIRE_SIGNATURE | TT_LOAD_INTERPRET;
 
 fn check_load_flags(flags: u32, allow_borrow: bool) -> Result<()> {
     if flags & !KNOWN_LOAD_FLAGS != 0 {
@@ -89,6 +92,7 @@ unsafe fn load_path(
         OpenOptions {
             copy: flags & TT_LOAD_COPY != 0,
             verify_key: key,
+            interpret: flags & TT_LOAD_INTERPRET != 0,
         },
     )?;
     // SAFETY: `out` is non-null (checked above) and writable (contract).
@@ -155,16 +159,24 @@ unsafe fn load_bytes(
     if out.is_null() {
         return Err(null("out"));
     }
+    let interpret = flags & TT_LOAD_INTERPRET != 0;
     let model = if flags & TT_LOAD_BORROW != 0 {
         // SAFETY: non-null; with TT_LOAD_BORROW the caller keeps `len` bytes alive and unchanged
         // until tt_free (documented in the header).
-        unsafe { Model::from_borrowed(data, len, key)? }
+        unsafe { Model::from_borrowed_with(data, len, key, interpret)? }
     } else {
         Model::check_image_len(len as u64)?;
         // SAFETY: non-null, `len` readable bytes (contract), `len` within the image cap (so
         // within isize::MAX); copied at once.
         let bytes = unsafe { std::slice::from_raw_parts(data, len) };
-        Model::from_bytes_verified(bytes, key)?
+        Model::from_bytes_with(
+            bytes,
+            OpenOptions {
+                verify_key: key,
+                interpret,
+                ..OpenOptions::default()
+            },
+        )?
     };
     // SAFETY: `out` is non-null (checked above) and writable (contract).
     unsafe { publish(out, model) };

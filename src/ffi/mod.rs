@@ -72,6 +72,10 @@ pub const TT_LOAD_BORROW: u32 = 2;
 /// Refuse the model unless it carries a valid HMAC-SHA256 signature for the key given to
 /// `tt_load_verified` / `tt_load_bytes_verified` (plain `tt_load` has no key: `TT_ERR_NO_KEY`).
 pub const TT_LOAD_REQUIRE_SIGNATURE: u32 = 4;
+/// Never generate native code for the model (builds with the `native` feature generate it at
+/// load for chain-shaped and ragged trees): always walk with the interpreter. Results are the
+/// same either way; `tt_model_kernel` then never reports "native".
+pub const TT_LOAD_INTERPRET: u32 = 8;
 
 /// Every model has exactly two classes (0 = negative, 1 = positive).
 pub const TT_N_CLASSES: u32 = 2;

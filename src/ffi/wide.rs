@@ -238,9 +238,10 @@ pub unsafe extern "C" fn tt_predict_proba_csr(
 }
 
 /// The traversal kernel chosen for this model from its shape at load time, as a static string:
-/// "branch-free" (dense, balanced trees: rows walked 8 at a time with mask-selected children)
-/// or "branchy" (deep chain-like trees such as one-hot sketch trees). Results never depend on
-/// it. NULL for NULL.
+/// "branch-free" (dense, balanced trees: rows walked 8 at a time with mask-selected children),
+/// "branchy" (deep chain-like trees such as one-hot sketch trees) or "native" (machine code
+/// generated at load for such trees, in builds with the `native` feature, unless
+/// `TT_LOAD_INTERPRET`). Results never depend on it. NULL for NULL.
 #[no_mangle]
 pub unsafe extern "C" fn tt_model_kernel(m: *const tt_model) -> *const c_char {
     // SAFETY: the caller meets the header's contract for `m`.
@@ -248,6 +249,7 @@ pub unsafe extern "C" fn tt_model_kernel(m: *const tt_model) -> *const c_char {
         getter(m, std::ptr::null(), |model| match model.tree().kernel() {
             Kernel::Branchy => c"branchy".as_ptr(),
             Kernel::BranchFree => c"branch-free".as_ptr(),
+            Kernel::Native => c"native".as_ptr(),
         })
     }
 }

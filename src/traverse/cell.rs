@@ -2,8 +2,29 @@
 
 use crate::error::{Error, Status};
 
-/// A cell type of an input row: how a value routes at a split.
-pub trait Cell: Copy + Send + Sync {
+/// Sealed: [`Cell`] is implemented for `i8` and `f64` only, which the native kernel relies on
+/// (it reads a row of `T` as the machine type its code was generated for).
+pub(crate) mod sealed {
+    /// The machine type of a cell, for the native kernel.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum CellKind {
+        I8,
+        F64,
+    }
+    pub trait Sealed {
+        const KIND: CellKind;
+    }
+    impl Sealed for i8 {
+        const KIND: CellKind = CellKind::I8;
+    }
+    impl Sealed for f64 {
+        const KIND: CellKind = CellKind::F64;
+    }
+}
+
+/// A cell type of an input row: how a value routes at a split. Implemented for `i8` and `f64`
+/// (sealed).
+pub trait Cell: Copy + Send + Sync + sealed::Sealed {
     /// `Some(true)` = go right, `Some(false)` = go left, `None` = invalid value.
     /// `missing_right` is the split's precomputed direction for a missing value.
     fn route(self, missing_right: bool) -> Option<bool>;

@@ -4,9 +4,104 @@
 //! every split feature `< n_features`, every leaf index `< n_leaves`) and because row readers
 //! are only built by the drivers after the input's length was checked against `n_features`.
 
+use super::cell::sealed::{CellKind, Sealed};
 use super::{bad_value, Cell, Kernel, Leaf, Tree};
 use crate::error::{Error, Result};
 use crate::format::*;
+
+/// Whether this build can generate native code (feature `native` on x86_64, not under Miri).
+pub const NATIVE_AVAILABLE: bool = cfg!(all(feature = "native", target_arch = "x86_64", not(miri)));
+
+/// A tree's native code (see `native.rs`): machine code in a private read-execute mapping,
+/// generated at load from the validated node array of the model that owns it, one function per
+/// dense cell kind (`fn(row) -> u64`: a leaf's node index, or `ERR_BIT | column` for an invalid
+/// cell). Only [`NativeCode::generate`] builds one, so a value of this type always holds code
+/// that reads nothing but cells `0..n_features` of the row it is given and returns.
+#[cfg(all(feature = "native", target_arch = "x86_64", not(miri)))]
+pub struct NativeCode {
+    placed: super::native::Placed,
+    n_nodes: usize,
+    n_features: usize,
+}
+
+/// Without the feature (or off x86_64, or under Miri) there is never native code.
+#[cfg(not(all(feature = "native", target_arch = "x86_64", not(miri))))]
+pub enum NativeCode {}
+
+#[cfg(all(feature = "native", target_arch = "x86_64", not(miri)))]
+impl NativeCode {
+    /// Generate code for `tree` (validated; its root is a split), or `None` when the generator
+    /// refuses (above `MAX_NODES` nodes, relocations, or no executable memory).
+    pub(crate) fn generate(tree: &Tree<'_>) -> Option<NativeCode> {
+        if tree.root_leaf().is_some() {
+            return None;
+        }
+        let placed = super::native::generate(tree.nodes)?;
+        Some(NativeCode {
+            placed,
+            n_nodes: tree.nodes.len(),
+            n_features: tree.n_features,
+        })
+    }
+
+    /// Bytes of machine code.
+    pub(crate) fn code_len(&self) -> usize {
+        self.placed.code_len
+    }
+
+    /// Run the function for cell kind `kind` on `row`.
+    ///
+    /// `row` must point to `n_features` readable cells of the kind (the caller is a
+    /// [`DenseRow`], whose constructors guarantee it).
+    #[inline(always)]
+    fn call(&self, kind: CellKind, row: *const u8) -> u64 {
+        let entry = match kind {
+            CellKind::I8 => self.placed.i8_entry,
+            CellKind::F64 => self.placed.f64_entry,
+        };
+        let code = self.placed.map.as_ptr().wrapping_add(entry);
+        // SAFETY: `code` is the entry of a function that `native.rs` generated for this kind,
+        // with the System V signature `fn(*const T) -> u64`, placed in a mapping that is
+        // read-execute and owned by `self` (so it lives through the call). The function reads
+        // only cells at validated split features `< n_features` of `row`, which the caller
+        // guarantees readable, writes no memory, calls nothing and returns.
+        unsafe {
+            let f: extern "sysv64" fn(*const u8) -> u64 = std::mem::transmute(code);
+            f(row)
+        }
+    }
+}
+
+#[cfg(not(all(feature = "native", target_arch = "x86_64", not(miri))))]
+impl NativeCode {
+    pub(crate) fn generate(_tree: &Tree<'_>) -> Option<NativeCode> {
+        None
+    }
+    pub(crate) fn code_len(&self) -> usize {
+        match *self {}
+    }
+    fn call(&self, _kind: CellKind, _row: *const u8) -> u64 {
+        match *self {}
+    }
+}
+
+impl NativeCode {
+    pub(crate) fn n_nodes(&self) -> usize {
+        #[cfg(all(feature = "native", target_arch = "x86_64", not(miri)))]
+        return self.n_nodes;
+        #[cfg(not(all(feature = "native", target_arch = "x86_64", not(miri))))]
+        match *self {}
+    }
+    pub(crate) fn n_features(&self) -> usize {
+        #[cfg(all(feature = "native", target_arch = "x86_64", not(miri)))]
+        return self.n_features;
+        #[cfg(not(all(feature = "native", target_arch = "x86_64", not(miri))))]
+        match *self {}
+    }
+}
+
+/// Set in a native result that reports an invalid cell (the low bits hold its column).
+const NATIVE_ERR_BIT: u64 = 1 << 63;
 
 /// Batch prefetch distance, in groups of [`LANES`] rows: while a group is walked, the rows of
 /// the group this far ahead are prefetched (dense rows only: a 256-byte int8 row is 4 cache
@@ -37,6 +132,13 @@ impl LeafNode {
 pub(super) trait RowRead: Copy {
     /// Whether `valid` can ever be false (int8/f64 cells); lets the compiler drop the checks.
     const CHECKED: bool;
+    /// Whether [`RowRead::native`] can run native code (dense rows only).
+    const NATIVE: bool = false;
+    /// The raw result of the tree's native code on this row, if this kind of row has one.
+    #[inline(always)]
+    fn native(self, _code: &NativeCode) -> Option<u64> {
+        None
+    }
     /// Hint the CPU to start loading the row (no-op for kinds where it does not pay).
     #[inline(always)]
     fn prefetch(self, _n_features: usize) {}
@@ -74,6 +176,14 @@ struct DenseRow<T: Cell>(*const T);
 
 impl<T: Cell> RowRead for DenseRow<T> {
     const CHECKED: bool = true;
+    const NATIVE: bool = true;
+    #[inline(always)]
+    fn native(self, code: &NativeCode) -> Option<u64> {
+        // The row holds n_features cells of T (DenseRow's constructors), and the tree only
+        // carries code generated for its own nodes and width (`Tree::with_native` checks the
+        // width); `Cell` is sealed, so T is exactly the machine type of `T::KIND`.
+        Some(code.call(<T as Sealed>::KIND, self.0 as *const u8))
+    }
     #[inline(always)]
     fn prefetch(self, n_features: usize) {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
@@ -192,10 +302,39 @@ impl<'a> Tree<'a> {
     /// first invalid cell read.
     #[inline(always)]
     pub(super) fn walk<R: RowRead>(&self, row: R) -> std::result::Result<LeafNode, usize> {
+        if R::NATIVE {
+            if let Some(code) = self.native {
+                if let Some(res) = row.native(code).and_then(|r| self.native_result(r)) {
+                    return res;
+                }
+            }
+        }
+        self.walk_interp(row)
+    }
+
+    /// A native result checked against the tree: a leaf's node index (`< n_nodes` and a leaf)
+    /// or an invalid cell's column (`< n_features`); `None` for anything else, which makes
+    /// the caller walk the row with the interpreter.
+    #[inline(always)]
+    fn native_result(&self, r: u64) -> Option<std::result::Result<LeafNode, usize>> {
+        if r & NATIVE_ERR_BIT == 0 {
+            let i = usize::try_from(r).ok()?;
+            self.leaf_node(i).map(Ok)
+        } else {
+            let c = usize::try_from(r & !NATIVE_ERR_BIT).ok()?;
+            (c < self.n_features).then_some(Err(c))
+        }
+    }
+
+    /// The interpreter's walk with the tree's interpreter kernel.
+    #[inline(always)]
+    fn walk_interp<R: RowRead>(&self, row: R) -> std::result::Result<LeafNode, usize> {
         match self.kernel {
-            Kernel::Branchy if self.chain_runs => self.walk_chain(row),
-            Kernel::Branchy if self.left_adjacent => self.walk_branchy::<R, true>(row),
-            Kernel::Branchy => self.walk_branchy::<R, false>(row),
+            Kernel::Branchy | Kernel::Native if self.chain_runs => self.walk_chain(row),
+            Kernel::Branchy | Kernel::Native if self.left_adjacent => {
+                self.walk_branchy::<R, true>(row)
+            }
+            Kernel::Branchy | Kernel::Native => self.walk_branchy::<R, false>(row),
             Kernel::BranchFree => self.walk_branch_free(row),
         }
     }
@@ -373,6 +512,20 @@ impl<'a> Tree<'a> {
             // The root is the only leaf: no cell is ever read.
             for r in 0..n_rows {
                 emit(r, root);
+            }
+            return Ok(());
+        }
+        if R::NATIVE && self.native.is_some() {
+            // Row by row through the native code, with the rows PF_DIST groups ahead
+            // prefetched as in the interleaved batches.
+            for r in 0..n_rows {
+                if r + PF_DIST * LANES < n_rows {
+                    row(r + PF_DIST * LANES).prefetch(self.n_features);
+                }
+                match self.walk(row(r)) {
+                    Ok(leaf) => emit(r, leaf),
+                    Err(c) => return Err(fail(r, c)),
+                }
             }
             return Ok(());
         }

@@ -37,13 +37,20 @@
 mod cell;
 mod explain;
 mod kernels;
+#[cfg(all(feature = "native", target_arch = "x86_64", not(miri)))]
+mod native;
 mod wide;
 
 pub(crate) use cell::bad_value;
 pub use cell::Cell;
 pub use explain::NodeInfo;
 pub(crate) use explain::PathLen;
-pub use kernels::LANES;
+pub use kernels::{NativeCode, LANES, NATIVE_AVAILABLE};
+
+/// Trees with more nodes than this get no native code (the interpreter walks them).
+pub const NATIVE_MAX_NODES: usize = 65_536;
+#[cfg(all(feature = "native", target_arch = "x86_64", not(miri)))]
+const _: () = assert!(NATIVE_MAX_NODES == native::MAX_NODES);
 
 use kernels::LeafNode;
 
@@ -60,6 +67,10 @@ pub enum Kernel {
     Branchy,
     /// Mask-selected children; batches walk [`LANES`] rows interleaved.
     BranchFree,
+    /// Machine code generated at load from the tree (feature `native`): the if/else shape,
+    /// one immediate-offset cell load per split. Dense (int8 / f64) rows only; other inputs,
+    /// and any row whose native result does not check out, walk with the interpreter.
+    Native,
 }
 
 impl Kernel {
@@ -67,6 +78,7 @@ impl Kernel {
         match self {
             Kernel::Branchy => "branchy",
             Kernel::BranchFree => "branch-free",
+            Kernel::Native => "native",
         }
     }
 
@@ -126,6 +138,8 @@ pub struct Tree<'a> {
     /// Branchy walks scan runs of left links four records at a time (pre-order chain-shaped
     /// trees only; see `walk_chain` in `kernels`).
     chain_runs: bool,
+    /// The model's native code for this tree (dense rows then run it instead of `kernel`).
+    native: Option<&'a NativeCode>,
 }
 
 /// A reached leaf, as a value (it does not refer back into the tree).
@@ -162,22 +176,47 @@ impl<'a> Tree<'a> {
             kernel: Kernel::for_tree(n_leaves, max_depth, layout.expected_path()),
             left_adjacent,
             chain_runs: left_adjacent && Kernel::for_shape(n_leaves, max_depth) == Kernel::Branchy,
+            native: None,
         }
+    }
+
+    /// The same tree running `code`, which must have been generated from this tree (the
+    /// model that owns both guarantees it; the node count and width are checked as well).
+    pub(crate) fn with_native(mut self, code: Option<&'a NativeCode>) -> Tree<'a> {
+        self.native =
+            code.filter(|c| c.n_nodes() == self.nodes.len() && c.n_features() == self.n_features);
+        self
+    }
+
+    /// Whether the interpreter's own choice for this tree is the branchy walk (chains and
+    /// ragged trees), where the native kernel is used when the build has it.
+    pub fn interpreter_kernel(&self) -> Kernel {
+        self.kernel
     }
 
     pub fn n_features(&self) -> usize {
         self.n_features
     }
 
-    /// The child-selection kernel chosen for this model.
+    /// The child-selection kernel chosen for this model: [`Kernel::Native`] when the model
+    /// carries native code, else the interpreter's.
     pub fn kernel(&self) -> Kernel {
-        self.kernel
+        if self.native.is_some() {
+            Kernel::Native
+        } else {
+            self.kernel
+        }
     }
 
     /// The same tree with another kernel (for benchmarks and equivalence tests; results are
-    /// identical, only speed differs). Either kernel is sound on any validated tree.
+    /// identical, only speed differs). Every kernel is sound on any validated tree. An
+    /// interpreter kernel drops the native code; [`Kernel::Native`] keeps the tree as it is
+    /// (there is native code only if the model generated it at load).
     pub fn with_kernel(mut self, kernel: Kernel) -> Tree<'a> {
-        self.kernel = kernel;
+        if kernel != Kernel::Native {
+            self.kernel = kernel;
+            self.native = None;
+        }
         self
     }
 

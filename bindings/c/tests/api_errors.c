@@ -237,12 +237,12 @@ static void test_load_errors(const char *model_path, const unsigned char *file, 
   EXPECT_FAIL(TT_ERR_NULL_ARG, tt_load_bytes_verified(file, len, key, sizeof key, 0, NULL, E));
 
   /* Flags: unknown bits, BORROW on a path load, COPY|BORROW. */
-  EXPECT_FAIL(TT_ERR_FLAGS, tt_load(model_path, 8u, &m, E));
+  EXPECT_FAIL(TT_ERR_FLAGS, tt_load(model_path, 16u, &m, E));
   EXPECT_FAIL(TT_ERR_FLAGS, tt_load(model_path, 0x80000000u, &m, E));
   EXPECT_FAIL(TT_ERR_FLAGS, tt_load(model_path, TT_LOAD_BORROW, &m, E));
   EXPECT_FAIL(TT_ERR_FLAGS, tt_load(model_path, TT_LOAD_COPY | TT_LOAD_BORROW, &m, E));
   EXPECT_FAIL(TT_ERR_FLAGS, tt_load_verified(model_path, key, sizeof key, TT_LOAD_BORROW, &m, E));
-  EXPECT_FAIL(TT_ERR_FLAGS, tt_load_bytes(file, len, 8u, &m, E));
+  EXPECT_FAIL(TT_ERR_FLAGS, tt_load_bytes(file, len, 16u, &m, E));
   EXPECT_FAIL(TT_ERR_FLAGS, tt_load_bytes(file, len, ~0u, &m, E));
   EXPECT_FAIL(TT_ERR_FLAGS, tt_load_bytes(file, len, TT_LOAD_COPY | TT_LOAD_BORROW, &m, E));
   EXPECT_FAIL(TT_ERR_FLAGS, tt_load_bytes_verified(file, len, key, sizeof key,

@@ -30,6 +30,7 @@ fn _load(py: Python<'_>, path: PathBuf, mmap: bool, key: Option<Vec<u8>>) -> PyR
     let opts = OpenOptions {
         copy: !mmap,
         verify_key: key.as_deref(),
+        ..Default::default()
     };
     py.detach(|| Model::open(&path, opts))
         .map(PyModel::new)
