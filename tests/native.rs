@@ -5,9 +5,9 @@
 //! node cap and zero allocations per call.
 #![cfg(all(feature = "native", target_arch = "x86_64"))]
 
+mod common;
 #[path = "../benches/gen/mod.rs"]
 mod gen;
-mod common;
 
 use gen::{families, Generated, Rng};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -131,9 +131,19 @@ fn check_generated(g: &Generated, n_rows: usize) {
     let (native, interp) = pair(&g.bytes);
     for (k, missing) in [0.0, 0.05, 0.3].into_iter().enumerate() {
         let x = gen::rows_i8(g, 17 + k as u64, n_rows, missing);
-        agree(&format!("{} i8 missing {missing}", g.name), &native, &interp, &x);
+        agree(
+            &format!("{} i8 missing {missing}", g.name),
+            &native,
+            &interp,
+            &x,
+        );
         let xf = to_f64(&x, 99 + k as u64);
-        agree(&format!("{} f64 missing {missing}", g.name), &native, &interp, &xf);
+        agree(
+            &format!("{} f64 missing {missing}", g.name),
+            &native,
+            &interp,
+            &xf,
+        );
     }
 }
 
@@ -257,9 +267,19 @@ fn missing_at_every_split() {
             for v in [-1i8, 3] {
                 row[feature as usize] = v;
                 let t = (native.tree(), interp.tree());
-                assert_eq!(t.0.leaf_index(&row), t.1.leaf_index(&row), "{} node {i}", g.name);
+                assert_eq!(
+                    t.0.leaf_index(&row),
+                    t.1.leaf_index(&row),
+                    "{} node {i}",
+                    g.name
+                );
                 let rowf = to_f64(&row, i as u64);
-                assert_eq!(t.0.leaf_index(&rowf), t.1.leaf_index(&rowf), "{} node {i}", g.name);
+                assert_eq!(
+                    t.0.leaf_index(&rowf),
+                    t.1.leaf_index(&rowf),
+                    "{} node {i}",
+                    g.name
+                );
             }
             checked += 1;
         }
@@ -280,11 +300,19 @@ impl Shape {
             label: u32::from(pos),
             probabilities: if pos { [0.25, 0.75] } else { [0.75, 0.25] },
         });
-        self.stats
-            .push([4.0, if pos { 1.0 } else { 3.0 }, if pos { 3.0 } else { 1.0 }]);
+        self.stats.push([
+            4.0,
+            if pos { 1.0 } else { 3.0 },
+            if pos { 3.0 } else { 1.0 },
+        ]);
         i
     }
-    fn split(&mut self, feature: u32, left: impl FnOnce(&mut Shape) -> u32, right: impl FnOnce(&mut Shape) -> u32, missing_right: bool) -> u32 {
+    fn split(
+        &mut self,
+        feature: u32,
+        left: impl FnOnce(&mut Shape) -> u32,
+        right: impl FnOnce(&mut Shape) -> u32,
+    ) -> u32 {
         let i = self.nodes.len() as u32;
         self.nodes.push(NodeSpec::Leaf {
             label: 0,
@@ -298,7 +326,8 @@ impl Shape {
             feature,
             left: l,
             right: r,
-            missing_right,
+            // The format's rule: missing values follow the larger child.
+            missing_right: b[0] > a[0],
         };
         self.stats[i as usize] = [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
         i
@@ -326,7 +355,6 @@ fn chain(depth: u32, sub: u32, nf: u32) -> Vec<u8> {
                 f % nf,
                 |s| full(s, d - 1, f * 7 + 1, nf),
                 |s| full(s, d - 1, f * 7 + 2, nf),
-                f % 3 == 0,
             )
         }
     }
@@ -354,7 +382,7 @@ fn chain(depth: u32, sub: u32, nf: u32) -> Vec<u8> {
             feature: (k as u32 * 13) % nf,
             left: below,
             right: r,
-            missing_right: k % 2 == 0,
+            missing_right: b[0] > a[0],
         };
         s.stats[i as usize] = [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
         below = i;
@@ -400,7 +428,12 @@ fn node_cap_falls_back_to_the_interpreter() {
     assert!(m.n_nodes() <= NATIVE_MAX_NODES, "{} nodes", m.n_nodes());
     assert_eq!(m.tree().kernel(), Kernel::Native);
     let (native, interp) = pair(&bytes);
-    agree("chain under the cap", &native, &interp, &chain_rows(64, 300, 9));
+    agree(
+        "chain under the cap",
+        &native,
+        &interp,
+        &chain_rows(64, 300, 9),
+    );
 }
 
 #[test]
@@ -422,8 +455,14 @@ fn kernel_choice() {
         assert_eq!(m.tree().kernel(), Kernel::Branchy, "{}", g.name);
         // An interpreter kernel asked for explicitly drops the native code.
         let m = Model::from_bytes(&g.bytes).unwrap();
-        assert_eq!(m.tree().with_kernel(Kernel::Branchy).kernel(), Kernel::Branchy);
-        assert_eq!(m.tree().with_kernel(Kernel::Native).kernel(), Kernel::Native);
+        assert_eq!(
+            m.tree().with_kernel(Kernel::Branchy).kernel(),
+            Kernel::Branchy
+        );
+        assert_eq!(
+            m.tree().with_kernel(Kernel::Native).kernel(),
+            Kernel::Native
+        );
     }
     for g in [families::balanced(1, 6), families::balanced(1, 12)] {
         let (k, len) = chosen(&g);
@@ -431,7 +470,10 @@ fn kernel_choice() {
         assert_eq!(len, 0);
         // Native asked for on a model without code: still the interpreter.
         let m = Model::from_bytes(&g.bytes).unwrap();
-        assert_eq!(m.tree().with_kernel(Kernel::Native).kernel(), Kernel::BranchFree);
+        assert_eq!(
+            m.tree().with_kernel(Kernel::Native).kernel(),
+            Kernel::BranchFree
+        );
     }
 }
 
@@ -443,7 +485,13 @@ fn load_flag_interpret() {
         let mut m = std::ptr::null_mut();
         // SAFETY: the bytes are live for the call (copied, or borrowed until tt_free below).
         let rc = unsafe {
-            tt_load_bytes(g.bytes.as_ptr(), g.bytes.len(), flags, &mut m, std::ptr::null_mut())
+            tt_load_bytes(
+                g.bytes.as_ptr(),
+                g.bytes.len(),
+                flags,
+                &mut m,
+                std::ptr::null_mut(),
+            )
         };
         assert_eq!(rc, TT_OK);
         // SAFETY: a live model; the kernel name is a static string.
@@ -467,7 +515,10 @@ fn load_flag_interpret() {
         let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
         let mut m = std::ptr::null_mut();
         // SAFETY: a NUL-terminated path; `m` is written on success.
-        assert_eq!(unsafe { tt_load(c.as_ptr(), flags, &mut m, std::ptr::null_mut()) }, TT_OK);
+        assert_eq!(
+            unsafe { tt_load(c.as_ptr(), flags, &mut m, std::ptr::null_mut()) },
+            TT_OK
+        );
         // SAFETY: a live model.
         let k = unsafe { std::ffi::CStr::from_ptr(tt_model_kernel(m)) };
         assert_eq!(k.to_str().unwrap(), want);
@@ -500,5 +551,47 @@ fn predict_does_not_allocate() {
             let _ = tree.leaf(&xf[..nf]);
             assert_eq!(allocs() - before, 0, "{} with {n} rows", g.name);
         }
+    }
+}
+
+/// Load times with native code (not a check; `cargo test --features native --test native --
+/// --ignored --nocapture load_times`).
+#[test]
+#[ignore]
+fn load_times() {
+    let mut trees = families::issue12_trees(12);
+    trees.push(gen::dense_unlimited());
+    let chains = [(4094u32, 1u32), (2000, 4), (1000, 1)];
+    for g in &trees {
+        let t0 = std::time::Instant::now();
+        let mut m =
+            Model::from_bytes_with(&g.bytes, OpenOptions::default().interpret(true)).unwrap();
+        let t1 = t0.elapsed();
+        m.force_native();
+        let t2 = t0.elapsed();
+        println!(
+            "{}: {} nodes, depth {}: load {:?}, native {:?}, {} bytes",
+            g.name,
+            g.n_nodes(),
+            g.depth(),
+            t1,
+            t2 - t1,
+            m.native_code_len()
+        );
+    }
+    for (d, sub) in chains {
+        let bytes = chain(d, sub, 300);
+        let t0 = std::time::Instant::now();
+        let mut m = Model::from_bytes_with(&bytes, OpenOptions::default().interpret(true)).unwrap();
+        let t1 = t0.elapsed();
+        m.force_native();
+        let t2 = t0.elapsed();
+        println!(
+            "chain {d}/{sub}: {} nodes: load {:?}, native {:?}, {} bytes",
+            m.n_nodes(),
+            t1,
+            t2 - t1,
+            m.native_code_len()
+        );
     }
 }

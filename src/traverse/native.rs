@@ -70,7 +70,11 @@ pub struct Placed {
 
 fn isa() -> Option<OwnedTargetIsa> {
     let mut flags = settings::builder();
-    flags.set("opt_level", "speed").ok()?;
+    // The IR is already the code wanted (one load, test and branch per block): "none" skips
+    // the e-graph pass, which on chains found nothing to gain and cost load time. With
+    // "speed", alias analysis would also merge the blocks' reloads of a cell (see
+    // `load_cell`) and bring the long live ranges back.
+    flags.set("opt_level", "none").ok()?;
     // The generator's output is simple and deterministic; the verifier is for debug builds.
     flags
         .set(
@@ -86,30 +90,53 @@ fn isa() -> Option<OwnedTargetIsa> {
     builder.finish(settings::Flags::new(flags)).ok()
 }
 
-/// Work on the explicit stack of [`emit`].
+/// Work on the explicit stack of [`build`].
 enum Work {
     /// Emit node `i`'s block here (right after the previous block: its fall-through).
     Node(u32),
-    /// Emit a split's "not absent" block: present goes to `right`, anything else to `cold`.
+    /// Emit a split's block for a cell that is not on the left side: a present cell (or a
+    /// missing one, for a split whose missing side is the right) goes to `right`, anything
+    /// else returns the error for `feature`.
     Present {
         block: Block,
-        cell: Value,
+        off: i32,
         right: u32,
-        cold: Block,
+        missing_right: bool,
+        feature: u32,
     },
 }
 
-/// A split's cold block: `v` (the loaded cell, or for `f64` its bits shifted left by one) is
-/// missing (go to `missing`) or invalid (return the error for `feature`).
-struct Cold {
-    block: Block,
-    v: Value,
-    missing: u32,
-    feature: u32,
+/// The cell at byte offset `off` of the row: an int8 sign-extended to 32 bits, or an f64's
+/// bits. Each block loads its own copy (no value lives across blocks but `row`: in a chain,
+/// a value kept from a split to its present block would stay live across the whole rest of
+/// the chain, which costs registers, spills and quadratic register allocation).
+fn load_cell(b: &mut FunctionBuilder, kind: Kind, row: Value, off: i32) -> Value {
+    // Plain loads that cannot trap (the row holds n_features cells); no alignment claimed.
+    let mem = MemFlagsData::new().with_notrap();
+    match kind {
+        Kind::I8 => b.ins().sload8(types::I32, mem, row, off),
+        Kind::F64 => b.ins().load(types::I64, mem, row, off),
+    }
+}
+
+/// For an f64 cell's `bits`: the top eleven bits of `(bits << 1) - 1`, which are all set
+/// (`0x7FF`) exactly for +-0.0 (`bits << 1 == 0` wraps to all ones) and NaNs (`bits << 1 >
+/// 0xFFE0_0000_0000_0000`: exponent all ones, mantissa nonzero), with an immediate compare.
+fn f64_top_bits(b: &mut FunctionBuilder, bits: Value) -> Value {
+    let v = b.ins().ishl_imm_u(bits, 1);
+    let t = b.ins().iadd_imm_s(v, -1);
+    b.ins().ushr_imm_u(t, 53)
 }
 
 /// The function body for one input kind. `nodes` are validated: children are in range and
 /// greater than their parent, features `< n_features`.
+///
+/// Each split is two blocks. The split's own block decides "left" with one test: the cell is
+/// absent (or, for a split whose missing values go left, missing). Otherwise its present block
+/// decides "right" (present, or missing for a split whose missing values go right) or returns
+/// the error. So no edge enters a node's block but from its parent, which is what lets the
+/// left child follow its parent in the layout (Cranelift places blocks in a reverse postorder:
+/// an edge from a later block, such as a cold "missing" block, would push the child after it).
 fn build(
     func: &mut Function,
     nodes: &[RawNode],
@@ -129,10 +156,7 @@ fn build(
     };
     let root = block_of(&mut b, 0);
     b.ins().jump(root, &[]);
-    // Cells are read as plain loads that cannot trap (the row holds n_features cells); no
-    // alignment is claimed.
-    let mem = MemFlagsData::new().with_notrap().with_readonly();
-    let mut colds: Vec<Cold> = Vec::new();
+    let mut errors: HashMap<u32, Block> = HashMap::new();
     let mut stack = vec![Work::Node(0)];
     while let Some(w) = stack.pop() {
         match w {
@@ -150,76 +174,83 @@ fn build(
                     continue;
                 }
                 let (f, left, right) = (node.a.get(), node.b.get(), node.c.get());
+                let missing_right = tag == TAG_SPLIT_MISSING_RIGHT;
                 let off = i32::try_from(u64::from(f) * kind.cell_bytes() as u64).ok()?;
                 let present = b.create_block();
-                let cold = b.create_block();
                 let left_blk = block_of(&mut b, left);
-                // `cell` is the int8 value (zero-extended) or the f64's bits; `v` is nonzero
-                // unless the cell is plainly absent (for f64: the bits without the sign).
-                let (cell, v) = match kind {
-                    Kind::I8 => {
-                        let cell = b.ins().uload8(types::I32, mem, row, off);
-                        (cell, cell)
+                let cell = load_cell(&mut b, kind, row, off);
+                // Whether the cell does NOT go left (the branch's first target; Cranelift lays
+                // out the second one, the left child, next: the chain falls through).
+                let not_left = match (kind, missing_right) {
+                    // Left: 0 only.
+                    (Kind::I8, true) => b.ins().icmp_imm_u(IntCC::NotEqual, cell, 0),
+                    // Left: 0 or -1, i.e. cell + 1 in {1, 0}.
+                    (Kind::I8, false) => {
+                        let t = b.ins().iadd_imm_s(cell, 1);
+                        b.ins().icmp_imm_u(IntCC::UnsignedGreaterThan, t, 1)
                     }
-                    Kind::F64 => {
-                        let bits = b.ins().load(types::I64, mem, row, off);
-                        (bits, b.ins().ishl_imm_u(bits, 1))
+                    // Left: 0.0 or -0.0, i.e. the bits without the sign are zero.
+                    (Kind::F64, true) => {
+                        let v = b.ins().ishl_imm_u(cell, 1);
+                        b.ins().icmp_imm_u(IntCC::NotEqual, v, 0)
+                    }
+                    // Left: +-0.0 or NaN.
+                    (Kind::F64, false) => {
+                        let t = f64_top_bits(&mut b, cell);
+                        b.ins().icmp_imm_u(IntCC::NotEqual, t, 0x7FF)
                     }
                 };
-                b.ins().brif(v, present, &[], left_blk, &[]);
-                let missing = if tag == TAG_SPLIT_MISSING_RIGHT {
-                    right
-                } else {
-                    left
-                };
-                colds.push(Cold {
-                    block: cold,
-                    v,
-                    missing,
-                    feature: f,
-                });
+                b.ins().brif(not_left, present, &[], left_blk, &[]);
                 stack.push(Work::Present {
                     block: present,
-                    cell,
+                    off,
                     right,
-                    cold,
+                    missing_right,
+                    feature: f,
                 });
                 stack.push(Work::Node(left));
             }
             Work::Present {
                 block,
-                cell,
+                off,
                 right,
-                cold,
+                missing_right,
+                feature,
             } => {
                 b.switch_to_block(block);
-                let one = match kind {
-                    Kind::I8 => 1,
-                    Kind::F64 => 1.0f64.to_bits() as i64,
+                let cell = load_cell(&mut b, kind, row, off);
+                // Whether the cell is invalid (the branch's first target, so that the right
+                // child is laid out next).
+                let invalid = match (kind, missing_right) {
+                    // Right: 1.
+                    (Kind::I8, false) => b.ins().icmp_imm_u(IntCC::NotEqual, cell, 1),
+                    // Right: 1 or -1, i.e. cell + 1 in {2, 0}: zero without bit 1.
+                    (Kind::I8, true) => {
+                        let t = b.ins().iadd_imm_s(cell, 1);
+                        let t = b.ins().band_imm_s(t, !2);
+                        b.ins().icmp_imm_u(IntCC::NotEqual, t, 0)
+                    }
+                    // Right: 1.0.
+                    (Kind::F64, false) => {
+                        b.ins()
+                            .icmp_imm_u(IntCC::NotEqual, cell, 1.0f64.to_bits() as i64)
+                    }
+                    // Right: 1.0 or NaN (the cell is not +-0.0 here).
+                    (Kind::F64, true) => {
+                        let not_one =
+                            b.ins()
+                                .icmp_imm_u(IntCC::NotEqual, cell, 1.0f64.to_bits() as i64);
+                        let t = f64_top_bits(&mut b, cell);
+                        let not_nan = b.ins().icmp_imm_u(IntCC::NotEqual, t, 0x7FF);
+                        b.ins().band(not_one, not_nan)
+                    }
                 };
-                let is_one = b.ins().icmp_imm_u(IntCC::Equal, cell, one);
                 let right_blk = block_of(&mut b, right);
-                b.ins().brif(is_one, right_blk, &[], cold, &[]);
+                let err = *errors.entry(feature).or_insert_with(|| b.create_block());
+                b.ins().brif(invalid, err, &[], right_blk, &[]);
                 stack.push(Work::Node(right));
             }
         }
-    }
-    let mut errors: HashMap<u32, Block> = HashMap::new();
-    for c in &colds {
-        b.switch_to_block(c.block);
-        b.set_cold_block(c.block);
-        let is_missing = match kind {
-            Kind::I8 => b.ins().icmp_imm_u(IntCC::Equal, c.v, 0xFF),
-            // NaN: exponent all ones and a nonzero mantissa, i.e. (bits << 1) > 0xFFE0...0.
-            Kind::F64 => b.ins().icmp_imm_u(
-                IntCC::UnsignedGreaterThan,
-                c.v,
-                0xFFE0_0000_0000_0000u64 as i64,
-            ),
-        };
-        let missing_blk = block_of(&mut b, c.missing);
-        let err = *errors.entry(c.feature).or_insert_with(|| b.create_block());
-        b.ins().brif(is_missing, missing_blk, &[], err, &[]);
     }
     let mut errors: Vec<(u32, Block)> = errors.into_iter().collect();
     errors.sort_unstable_by_key(|&(f, _)| f);
@@ -279,4 +310,42 @@ pub fn generate(nodes: &[RawNode]) -> Option<Placed> {
         f64_entry,
         code_len: i8_code.len() + f64_code.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(tag: u32, a: u32, b: u32, c: u32) -> RawNode {
+        RawNode {
+            tag: tag.into(),
+            a: a.into(),
+            b: b.into(),
+            c: c.into(),
+        }
+    }
+
+    #[test]
+    fn dump_small_chain() {
+        // split0(f3) -> split1(f5) -> leaf; right leaves.
+        let nodes = [
+            node(0, 3, 1, 4),
+            node(1, 5, 2, 3),
+            node(TAG_LEAF, 0, 0, 0),
+            node(TAG_LEAF, 1, 1, 0),
+            node(TAG_LEAF, 2, 0, 0),
+        ];
+        let isa = isa().unwrap();
+        for kind in [Kind::I8, Kind::F64] {
+            let code = compile(&isa, &nodes, kind).unwrap();
+            if let Some(dir) = std::env::var_os("TT_NATIVE_DUMP") {
+                std::fs::write(
+                    std::path::Path::new(&dir).join(format!("{kind:?}.bin")),
+                    &code,
+                )
+                .unwrap();
+            }
+            assert!(!code.is_empty());
+        }
+    }
 }
