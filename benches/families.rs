@@ -94,7 +94,11 @@ fn describe(g: &Generated) -> String {
         expected_path(g),
         m.layout().expected_path(),
         m.tree().kernel().name(),
-        if m.tree().chain_runs() { " with runs" } else { "" }
+        if m.tree().chain_runs() && m.tree().kernel() != Kernel::Native {
+            " with runs"
+        } else {
+            ""
+        }
     ) + &format!(", native code {} bytes", m.native_code_len())
 }
 
@@ -355,7 +359,7 @@ fn time_all(dir: &Path, so: &Path) {
             ratio_native.push(t_round[native_at] / t_round[variants.len() - 1]);
         }
         let reference = &outs[variants.len() - 1];
-        let runs = if model.tree().chain_runs() {
+        let runs = if model.tree().chain_runs() && model.tree().kernel() != Kernel::Native {
             "+runs"
         } else {
             ""

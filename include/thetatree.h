@@ -208,6 +208,13 @@
 #define TT_LOAD_REQUIRE_SIGNATURE 4
 
 /**
+ * Never generate native code for the model (builds with the `native` feature generate it at
+ * load for chain-shaped and ragged trees): always walk with the interpreter. Results are the
+ * same either way; `tt_model_kernel` then never reports "native".
+ */
+#define TT_LOAD_INTERPRET 8
+
+/**
  * Every model has exactly two classes (0 = negative, 1 = positive).
  */
 #define TT_N_CLASSES 2
@@ -570,9 +577,10 @@ int32_t tt_predict_proba_csr(const struct tt_model *m,
 
 /**
  * The traversal kernel chosen for this model from its shape at load time, as a static string:
- * "branch-free" (dense, balanced trees: rows walked 8 at a time with mask-selected children)
- * or "branchy" (deep chain-like trees such as one-hot sketch trees). Results never depend on
- * it. NULL for NULL.
+ * "branch-free" (dense, balanced trees: rows walked 8 at a time with mask-selected children),
+ * "branchy" (deep chain-like trees such as one-hot sketch trees) or "native" (machine code
+ * generated at load for such trees, in builds with the `native` feature, unless
+ * `TT_LOAD_INTERPRET`). Results never depend on it. NULL for NULL.
  */
 const char *tt_model_kernel(const struct tt_model *m);
 

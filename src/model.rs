@@ -63,14 +63,21 @@ impl<'k> OpenOptions<'k> {
     }
 }
 
+/// Trees of at most this many nodes get native code whatever their shape (see [`wants_native`]).
+pub const NATIVE_SMALL_TREE: usize = 1024;
+
 /// Whether a tree gets native code at load: when the build has the native kernel, the tree is
-/// at most [`NATIVE_MAX_NODES`] nodes and the interpreter would walk it branchy (chains and
-/// ragged trees, where the immediate-offset loads of the native code win; dense balanced
-/// trees keep the interleaved branch-free walk, see `benches/README.md`).
+/// at most [`NATIVE_MAX_NODES`] nodes, and either the interpreter would walk it branchy (chains
+/// and ragged trees, where the immediate-offset loads of the native code win: 0.8-1.2x a
+/// gcc -O3 if/else against 1.3-2.5x for the branchy walk) or it is small (at most
+/// [`NATIVE_SMALL_TREE`] nodes). Measured on issue 12's balanced families (three runs, int8 rows
+/// from memory, ratio to the if/else): depth 6 (127 nodes) native 0.74-0.85 vs branch-free
+/// 0.81-0.91; depth 12 (8,191 nodes) native 0.89-0.93 vs branch-free 0.72-0.85, so larger
+/// balanced trees keep the interleaved branch-free walk (see `benches/README.md`).
 pub fn wants_native(tree: &Tree<'_>, n_nodes: usize) -> bool {
     crate::traverse::NATIVE_AVAILABLE
         && n_nodes <= NATIVE_MAX_NODES
-        && tree.interpreter_kernel() == Kernel::Branchy
+        && (tree.interpreter_kernel() == Kernel::Branchy || n_nodes <= NATIVE_SMALL_TREE)
 }
 
 /// An immutable, validated model. `Send + Sync`: any number of threads may predict at once.

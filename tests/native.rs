@@ -464,8 +464,14 @@ fn kernel_choice() {
             Kernel::Native
         );
     }
-    for g in [families::balanced(1, 6), families::balanced(1, 12)] {
+    // Small balanced trees: native (measured faster than branch-free at depth 6); larger ones
+    // keep the branch-free walk.
+    let (k, len) = chosen(&families::balanced(1, 6));
+    assert_eq!(k, Kernel::Native);
+    assert!(len > 0);
+    for g in [families::balanced(1, 12), gen::dense_d12()] {
         let (k, len) = chosen(&g);
+        assert!(g.n_nodes() > thetatree::model::NATIVE_SMALL_TREE);
         assert_eq!(k, Kernel::BranchFree, "{}", g.name);
         assert_eq!(len, 0);
         // Native asked for on a model without code: still the interpreter.
