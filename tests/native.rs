@@ -521,10 +521,8 @@ fn load_flag_interpret() {
         let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
         let mut m = std::ptr::null_mut();
         // SAFETY: a NUL-terminated path; `m` is written on success.
-        assert_eq!(
-            unsafe { tt_load(c.as_ptr(), flags, &mut m, std::ptr::null_mut()) },
-            TT_OK
-        );
+        let rc = unsafe { tt_load(c.as_ptr(), flags, &mut m, std::ptr::null_mut()) };
+        assert_eq!(rc, TT_OK);
         // SAFETY: a live model.
         let k = unsafe { std::ffi::CStr::from_ptr(tt_model_kernel(m)) };
         assert_eq!(k.to_str().unwrap(), want);
