@@ -8,7 +8,7 @@
 //!
 //! # Kernels
 //!
-//! Two ways to choose a child, picked per model when the [`Tree`] is built ([`Tree::kernel`]):
+//! Three ways to choose a child, picked per model when the [`Tree`] is built ([`Tree::kernel`]):
 //!
 //! * [`Kernel::Branchy`]: `if go_right { right } else { left }`. The CPU predicts the branch and
 //!   runs ahead along the predicted path (the left child is the next record in pre-order, so
@@ -18,6 +18,13 @@
 //!   and batches walk [`LANES`] (8) rows at once, interleaved, so that the loads of one row hide the
 //!   latency of the others. Best when each split is a coin flip for the branch predictor:
 //!   dense, balanced trees.
+//!
+//! * [`Kernel::Native`] (feature `native`, x86_64): machine code generated at load from the
+//!   validated tree (`native.rs`, Cranelift) in the shape of a compiled if/else: one block per
+//!   split that loads its cell at an immediate offset, the left (absent) child falling through.
+//!   Dense int8 / f64 rows only; chosen for trees the interpreter would walk branchy and for
+//!   small trees (see [`crate::model::wants_native`]); every native result is checked (a leaf
+//!   of this tree, or a column `< n_features`) and anything else walks with the interpreter.
 //!
 //! A single row takes a short path (no batching set-up) with the model's child selection.
 //! Whatever the kernel, every row reaches the same leaf and every error is the same: the first
@@ -29,7 +36,8 @@
 //! * `cell`: the int8 / f64 cell types of dense rows and how a value routes at a split.
 //! * `kernels`: the walks themselves and the row readers they use; the only `unsafe` of the
 //!   traversal (unchecked node, leaf and cell reads, justified by the validated layout and the
-//!   shape checks of the drivers).
+//!   shape checks of the drivers, and the call of the native code).
+//! * `native` (feature `native`, x86_64): the native code generator; no `unsafe`.
 //! * this module: [`Tree`], [`Kernel`], and the dense-row (int8 / f64) prediction calls.
 //! * `wide`: the bit-packed and sparse (CSR) prediction calls.
 //! * `explain`: leaf indices, decision paths, per-feature contributions and node records.
