@@ -350,11 +350,19 @@ fn padding_bits_past_n_features_are_ignored() {
 
 #[test]
 fn kernel_choice_is_recorded_and_queryable() {
+    // With the native kernel (feature `native`, x86_64), chains and small trees get it.
+    let native = thetatree::traverse::NATIVE_AVAILABLE;
     let cases = [
-        (gen::dense_d6(), "branch-free"),
+        (
+            gen::dense_d6(),
+            if native { "native" } else { "branch-free" },
+        ),
         (gen::dense_d12(), "branch-free"),
         (gen::dense_unlimited(), "branch-free"),
-        (gen::onehot_unlimited(), "branchy"),
+        (
+            gen::onehot_unlimited(),
+            if native { "native" } else { "branchy" },
+        ),
     ];
     for (g, want) in cases {
         let m = load(&g);
