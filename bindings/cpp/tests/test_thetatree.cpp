@@ -452,7 +452,7 @@ TEST_F(Errors, LoadArguments) {
   EXPECT_TT_CODE(TT_ERR_IO, tt::Model::load(dir + "/no-such-file.ttm"));
   EXPECT_TT_CODE(TT_ERR_IO, tt::Model::load(dir + "/no-such-file.ttm", TT_LOAD_COPY));
   EXPECT_TT_CODE(TT_ERR_IO, tt::Model::load(path + std::string(1, '\0') + "x"));
-  EXPECT_TT_CODE(TT_ERR_FLAGS, tt::Model::load(path, 8));
+  EXPECT_TT_CODE(TT_ERR_FLAGS, tt::Model::load(path, 16));
   EXPECT_TT_CODE(TT_ERR_FLAGS, tt::Model::load(path, TT_LOAD_BORROW));
   EXPECT_TT_CODE(TT_ERR_FLAGS, tt::Model::load_bytes(file.data(), file.size(), TT_LOAD_COPY | TT_LOAD_BORROW));
   EXPECT_TT_CODE(TT_ERR_FLAGS, tt::Model::load_bytes(file.data(), file.size(), 0x100));

@@ -643,7 +643,8 @@ impl PyModel {
             .call_method1("loads", (self.inner.metadata_json(),))
     }
 
-    /// The traversal kernel chosen for this model's shape: "branch-free" or "branchy".
+    /// The traversal kernel chosen for this model at load: "branch-free", "branchy", or "native"
+    /// (machine code generated at load, when the library is built with the `native` feature).
     #[getter]
     fn kernel(&self) -> &'static str {
         self.inner.tree().kernel().name()
