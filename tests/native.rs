@@ -6,52 +6,17 @@
 #![cfg(all(feature = "native", target_arch = "x86_64"))]
 
 mod common;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 #[path = "../benches/gen/mod.rs"]
 mod gen;
 
+use counting_alloc::allocs;
 use gen::{families, Generated, Rng};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell as StdCell;
 use thetatree::error::Error;
 use thetatree::format::{encode, ModelSpec, NodeSpec};
 use thetatree::traverse::{Cell, Kernel, NATIVE_MAX_NODES};
 use thetatree::{Model, OpenOptions};
-
-struct Counting;
-
-thread_local! {
-    static ALLOCS: StdCell<u64> = const { StdCell::new(0) };
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments; counting touches no allocated memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: the caller's contract for this GlobalAlloc method, passed on to System.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: the caller's contract for this GlobalAlloc method, passed on to System.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: the caller's contract for this GlobalAlloc method, passed on to System.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract for this GlobalAlloc method, passed on to System.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocs() -> u64 {
-    ALLOCS.with(StdCell::get)
-}
 
 /// The model with native code (forced, whatever the kernel choice) and the interpreter's.
 fn pair(bytes: &[u8]) -> (Model, Model) {
