@@ -302,7 +302,8 @@ impl<'a> Tree<'a> {
     /// first invalid cell read.
     #[inline(always)]
     pub(super) fn walk<R: RowRead>(&self, row: R) -> std::result::Result<LeafNode, usize> {
-        if R::NATIVE {
+        // NATIVE_AVAILABLE is a constant: builds without the native kernel compile this test out.
+        if NATIVE_AVAILABLE && R::NATIVE {
             if let Some(code) = self.native {
                 if let Some(res) = row.native(code).and_then(|r| self.native_result(r)) {
                     return res;
@@ -515,7 +516,7 @@ impl<'a> Tree<'a> {
             }
             return Ok(());
         }
-        if R::NATIVE && self.native.is_some() {
+        if NATIVE_AVAILABLE && R::NATIVE && self.native.is_some() {
             // Row by row through the native code, with the rows PF_DIST groups ahead
             // prefetched as in the interleaved batches.
             for r in 0..n_rows {
