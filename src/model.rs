@@ -72,7 +72,7 @@ pub const NATIVE_SMALL_TREE: usize = 1024;
 /// gcc -O3 if/else against 1.3-2.5x for the branchy walk) or it is small (at most
 /// [`NATIVE_SMALL_TREE`] nodes). Measured on issue 12's balanced families (three runs, int8 rows
 /// from memory, ratio to the if/else): depth 6 (127 nodes) native 0.74-0.85 vs branch-free
-/// 0.81-0.91; depth 12 (8,191 nodes) native 0.89-0.93 vs branch-free 0.72-0.85, so larger
+/// 0.81-0.91; depth 12 (8,191 nodes) native 0.89-0.95 vs branch-free 0.72-0.85, so larger
 /// balanced trees keep the interleaved branch-free walk (see `benches/README.md`).
 pub fn wants_native(tree: &Tree<'_>, n_nodes: usize) -> bool {
     crate::traverse::NATIVE_AVAILABLE
@@ -184,7 +184,8 @@ impl Model {
         len: usize,
         verify_key: Option<&[u8]>,
     ) -> Result<Model> {
-        Model::from_storage(Storage::Borrowed { ptr, len }, verify_key, false)
+        // SAFETY: the caller's contract, passed on unchanged.
+        unsafe { Model::from_borrowed_with(ptr, len, verify_key, false) }
     }
 
     /// [`Model::from_borrowed`], without native code when `interpret`.

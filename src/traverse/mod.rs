@@ -57,8 +57,6 @@ pub use kernels::{NativeCode, LANES, NATIVE_AVAILABLE};
 
 /// Trees with more nodes than this get no native code (the interpreter walks them).
 pub const NATIVE_MAX_NODES: usize = 65_536;
-#[cfg(all(feature = "native", target_arch = "x86_64", not(miri)))]
-const _: () = assert!(NATIVE_MAX_NODES == native::MAX_NODES);
 
 use kernels::LeafNode;
 

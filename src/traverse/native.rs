@@ -36,7 +36,7 @@ use std::collections::HashMap;
 
 /// Trees with more nodes than this are not compiled (code size and load time grow with the
 /// node count; the interpreter walks them).
-pub const MAX_NODES: usize = 65_536;
+pub use super::NATIVE_MAX_NODES as MAX_NODES;
 
 /// Set in a result that reports an invalid cell; the low bits are its column.
 pub const ERR_BIT: u64 = 1 << 63;
