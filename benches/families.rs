@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Environment: `TT_SEED` (default 12) picks the trees, `TT_POOL_MB` (default 56) sizes each
-//! int8 row pool (from memory: at least 50 MB), `TT_ROUNDS` (default 9) the alternating rounds.
+//! int8 row pool (from memory: at least 50 MB), `TT_ROUNDS` (default 9) the alternating rounds,
+//! `TT_FAMILY` (comma-separated tree names, default all) keeps only those trees.
 //!
 //! Timing: each round runs every variant once over the whole pool, in a rotating order (so no
 //! variant always follows the same one), and measures the thread's CPU time (the machine is
@@ -62,7 +63,14 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn trees() -> Vec<Generated> {
+    let only = std::env::var("TT_FAMILY").ok();
     families::issue12_trees(env_usize("TT_SEED", 12) as u64)
+        .into_iter()
+        .filter(|g| {
+            only.as_deref()
+                .map_or(true, |o| o.split(',').any(|n| n == g.name))
+        })
+        .collect()
 }
 
 /// Expected path length from the stats: sum over leaves of depth * n_samples / n_root.

@@ -1,8 +1,8 @@
 //! The load-time native-code kernel (feature `native`): bit for bit the interpreter's answers
 //! (labels, probabilities, leaves, the first invalid cell's row and column) on generated chains,
 //! ragged and balanced trees and on the reference models, for int8 and f64 rows including every
-//! value the cell rules treat specially; the kernel choice, the `TT_LOAD_INTERPRET` opt-out, the
-//! node cap and zero allocations per call.
+//! value the cell rules treat specially, and for bit-packed and CSR rows; the kernel choice, the
+//! `TT_LOAD_INTERPRET` opt-out, the node cap and zero allocations per call.
 #![cfg(all(feature = "native", target_arch = "x86_64"))]
 
 mod common;
@@ -73,6 +73,43 @@ fn agree<T: Cell + std::fmt::Debug>(what: &str, native: &Model, interp: &Model, 
     }
 }
 
+/// The bit-packed (with and without the missing mask) and CSR entry points agree: labels,
+/// probabilities (bits) and leaves. Bits without a mask and CSR rows run the native bits
+/// function; a masked row is walked by the interpreter in both models.
+fn agree_wide(what: &str, native: &Model, interp: &Model, x: &[i8]) {
+    let nf = native.n_features();
+    let n = x.len() / nf;
+    let (tn, ti) = (native.tree(), interp.tree());
+    let (v, m) = gen::pack_bits(x, nf);
+    let (off, idx) = gen::to_csr(x, nf);
+    let bits = |v: &[f64]| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
+    for mask in [None, Some(&m[..])] {
+        let w = format!("{what} bits mask {}", mask.is_some());
+        let (mut ln, mut li) = (vec![-7i32; n], vec![-7i32; n]);
+        tn.predict_bits(&v, mask, n, &mut ln).unwrap();
+        ti.predict_bits(&v, mask, n, &mut li).unwrap();
+        assert_eq!(ln, li, "{w}: labels");
+        tn.predict_leaf_bits(&v, mask, n, &mut ln).unwrap();
+        ti.predict_leaf_bits(&v, mask, n, &mut li).unwrap();
+        assert_eq!(ln, li, "{w}: leaves");
+        let (mut pn, mut pi) = (vec![-7f64; 2 * n], vec![-7f64; 2 * n]);
+        tn.predict_proba_bits(&v, mask, n, &mut pn).unwrap();
+        ti.predict_proba_bits(&v, mask, n, &mut pi).unwrap();
+        assert_eq!(bits(&pn), bits(&pi), "{w}: probabilities");
+    }
+    let (mut ln, mut li) = (vec![-7i32; n], vec![-7i32; n]);
+    tn.predict_csr(&off, &idx, n, &mut ln).unwrap();
+    ti.predict_csr(&off, &idx, n, &mut li).unwrap();
+    assert_eq!(ln, li, "{what} csr: labels");
+    tn.predict_leaf_csr(&off, &idx, n, &mut ln).unwrap();
+    ti.predict_leaf_csr(&off, &idx, n, &mut li).unwrap();
+    assert_eq!(ln, li, "{what} csr: leaves");
+    let (mut pn, mut pi) = (vec![-7f64; 2 * n], vec![-7f64; 2 * n]);
+    tn.predict_proba_csr(&off, &idx, n, &mut pn).unwrap();
+    ti.predict_proba_csr(&off, &idx, n, &mut pi).unwrap();
+    assert_eq!(bits(&pn), bits(&pi), "{what} csr: probabilities");
+}
+
 /// f64 rows from int8 ones: 0 as 0.0 or -0.0, 1 as 1.0, -1 as one of several NaNs.
 fn to_f64(x: &[i8], seed: u64) -> Vec<f64> {
     let mut rng = Rng::new(seed);
@@ -108,6 +145,12 @@ fn check_generated(g: &Generated, n_rows: usize) {
             &native,
             &interp,
             &xf,
+        );
+        agree_wide(
+            &format!("{} missing {missing}", g.name),
+            &native,
+            &interp,
+            &x,
         );
     }
 }
@@ -145,6 +188,12 @@ fn parity_on_reference_models() {
             );
             agree(
                 &format!("{} i8 missing {missing}", m.name),
+                &native,
+                &interp,
+                &input.i8_flat(),
+            );
+            agree_wide(
+                &format!("{} missing {missing}", m.name),
                 &native,
                 &interp,
                 &input.i8_flat(),
@@ -509,9 +558,13 @@ fn predict_does_not_allocate() {
         for n in [1, 7, 300] {
             let x = gen::rows_i8(&g, n as u64, n, 0.05);
             let xf = to_f64(&x, 3);
+            let (v, _) = gen::pack_bits(&x, nf);
+            let (off, idx) = gen::to_csr(&x, nf);
             let mut l = vec![0i32; n];
             let mut p = vec![0f64; 2 * n];
             let before = allocs();
+            tree.predict_proba_bits(&v, None, n, &mut p).unwrap();
+            tree.predict_proba_csr(&off, &idx, n, &mut p).unwrap();
             tree.predict(&x, n, &mut l).unwrap();
             tree.predict_proba(&x, n, &mut p).unwrap();
             tree.predict(&xf, n, &mut l).unwrap();

@@ -1,8 +1,9 @@
 //! The native-code kernel's generator, fuzzed like the loader: bytes that load as a model (raw
 //! images, or trees built by the generator from the bytes) get native code forced whatever the
 //! kernel choice, and every row derived from the rest of the input (valid, missing, -0.0 and
-//! invalid cells, int8 and f64) must give the interpreter's answer bit for bit: labels,
-//! probabilities, leaves and the first invalid cell (row, column, message).
+//! invalid cells, int8 and f64; bit-packed rows with and without a missing mask) must give the
+//! interpreter's answer bit for bit: labels, probabilities, leaves and the first invalid cell
+//! (row, column, message).
 #![no_main]
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -32,6 +33,24 @@ fn same<T: Cell>(native: &Model, interp: &Model, x: &[T], n: usize) {
             assert_eq!(tn.leaf_index(row), ti.leaf_index(row));
         }
     }
+}
+
+/// Bit-packed rows (native code without a mask, the interpreter with one): labels, leaves and
+/// probabilities as the interpreter gives them.
+fn same_bits(native: &Model, interp: &Model, v: &[u64], mask: Option<&[u64]>, n: usize) {
+    let (tn, ti) = (native.tree(), interp.tree());
+    let (mut ln, mut li) = (vec![-3i32; n], vec![-3i32; n]);
+    tn.predict_bits(v, mask, n, &mut ln).expect("well-formed bit-packed call");
+    ti.predict_bits(v, mask, n, &mut li).expect("well-formed bit-packed call");
+    assert_eq!(ln, li);
+    tn.predict_leaf_bits(v, mask, n, &mut ln).expect("well-formed bit-packed call");
+    ti.predict_leaf_bits(v, mask, n, &mut li).expect("well-formed bit-packed call");
+    assert_eq!(ln, li);
+    let (mut pn, mut pi) = (vec![-3f64; 2 * n], vec![-3f64; 2 * n]);
+    tn.predict_proba_bits(v, mask, n, &mut pn).expect("well-formed bit-packed call");
+    ti.predict_proba_bits(v, mask, n, &mut pi).expect("well-formed bit-packed call");
+    let bits = |v: &[f64]| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&pn), bits(&pi));
 }
 
 fn run(data: &[u8]) -> Result<()> {
@@ -68,6 +87,13 @@ fn run(data: &[u8]) -> Result<()> {
         .map(|_| f64::from_bits(u.arbitrary::<u64>().unwrap_or(0)))
         .collect();
     same(&native, &interp, &rawf, n);
+    // Raw bit-packed words, padding bits past n_features included.
+    let words = n * native.tree().words_per_row();
+    let word = |u: &mut Unstructured| u.arbitrary::<u64>().unwrap_or(0);
+    let v: Vec<u64> = (0..words).map(|_| word(&mut u)).collect();
+    let m: Vec<u64> = (0..words).map(|_| word(&mut u)).collect();
+    same_bits(&native, &interp, &v, None, n);
+    same_bits(&native, &interp, &v, Some(&m), n);
     Ok(())
 }
 

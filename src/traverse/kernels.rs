@@ -14,9 +14,10 @@ pub const NATIVE_AVAILABLE: bool = cfg!(all(feature = "native", target_arch = "x
 
 /// A tree's native code (see `native.rs`): machine code in a private read-execute mapping,
 /// generated at load from the validated node array of the model that owns it, one function per
-/// dense cell kind (`fn(row) -> u64`: a leaf's node index, or `ERR_BIT | column` for an invalid
-/// cell). Only [`NativeCode::generate`] builds one, so a value of this type always holds code
-/// that reads nothing but cells `0..n_features` of the row it is given and returns.
+/// row kind (`fn(row) -> u64`: a leaf's node index, or `ERR_BIT | column` for an invalid cell):
+/// int8 and f64 dense rows, and bit-packed rows without a missing mask. Only
+/// [`NativeCode::generate`] builds one, so a value of this type always holds code that reads
+/// nothing but cells (bits) `0..n_features` of the row it is given and returns.
 #[cfg(all(feature = "native", target_arch = "x86_64", not(miri)))]
 pub struct NativeCode {
     placed: super::native::Placed,
@@ -49,22 +50,25 @@ impl NativeCode {
         self.placed.code_len
     }
 
-    /// Run the function for cell kind `kind` on `row`.
+    /// Run the function for row kind `kind` on `row`.
     ///
-    /// `row` must point to `n_features` readable cells of the kind (the caller is a
-    /// [`DenseRow`], whose constructors guarantee it).
+    /// `row` must point to a readable row of the kind for `n_features` features: `n_features`
+    /// cells for a dense kind (the caller is a [`DenseRow`], whose constructors guarantee it),
+    /// `ceil(n_features / 64)` words for bits (a [`BitsRow`]'s guarantee).
     #[inline(always)]
-    fn call(&self, kind: CellKind, row: *const u8) -> u64 {
+    fn call(&self, kind: NativeKind, row: *const u8) -> u64 {
         let entry = match kind {
-            CellKind::I8 => self.placed.i8_entry,
-            CellKind::F64 => self.placed.f64_entry,
+            NativeKind::Cell(CellKind::I8) => self.placed.i8_entry,
+            NativeKind::Cell(CellKind::F64) => self.placed.f64_entry,
+            NativeKind::Bits => self.placed.bits_entry,
         };
         let code = self.placed.map.as_ptr().wrapping_add(entry);
         // SAFETY: `code` is the entry of a function that `native.rs` generated for this kind,
         // with the System V signature `fn(*const T) -> u64`, placed in a mapping that is
         // read-execute and owned by `self` (so it lives through the call). The function reads
-        // only cells at validated split features `< n_features` of `row`, which the caller
-        // guarantees readable, writes no memory, calls nothing and returns.
+        // only the cells (or, for bits, the bytes `f / 8`) of validated split features
+        // `f < n_features` of `row`, which the caller guarantees readable, writes no memory,
+        // calls nothing and returns.
         unsafe {
             let f: extern "sysv64" fn(*const u8) -> u64 = std::mem::transmute(code);
             f(row)
@@ -80,7 +84,7 @@ impl NativeCode {
     pub(crate) fn code_len(&self) -> usize {
         match *self {}
     }
-    fn call(&self, _kind: CellKind, _row: *const u8) -> u64 {
+    fn call(&self, _kind: NativeKind, _row: *const u8) -> u64 {
         match *self {}
     }
 }
@@ -98,6 +102,20 @@ impl NativeCode {
         #[cfg(not(all(feature = "native", target_arch = "x86_64", not(miri))))]
         match *self {}
     }
+}
+
+/// Which of a tree's native functions a row reader calls.
+#[derive(Clone, Copy)]
+// Without native code `call` is uninhabited, so nothing reads the cell kind.
+#[cfg_attr(
+    not(all(feature = "native", target_arch = "x86_64", not(miri))),
+    allow(dead_code)
+)]
+enum NativeKind {
+    /// Dense rows of this cell type.
+    Cell(CellKind),
+    /// Bit-packed rows without a missing mask (and the CSR driver's bitset).
+    Bits,
 }
 
 /// Set in a native result that reports an invalid cell (the low bits hold its column).
@@ -182,7 +200,7 @@ impl<T: Cell> RowRead for DenseRow<T> {
         // The row holds n_features cells of T (DenseRow's constructors), and the tree only
         // carries code generated for its own nodes and width (`Tree::with_native` checks the
         // width); `Cell` is sealed, so T is exactly the machine type of `T::KIND`.
-        Some(code.call(<T as Sealed>::KIND, self.0 as *const u8))
+        Some(code.call(NativeKind::Cell(<T as Sealed>::KIND), self.0 as *const u8))
     }
     #[inline(always)]
     fn prefetch(self, n_features: usize) {
@@ -232,6 +250,14 @@ pub(super) struct BitsRow(pub(super) *const u64);
 
 impl RowRead for BitsRow {
     const CHECKED: bool = false;
+    const NATIVE: bool = true;
+    #[inline(always)]
+    fn native(self, code: &NativeCode) -> Option<u64> {
+        // The row holds ceil(n_features / 64) words (BitsRow's constructors: the bit-packed
+        // driver after checking the input's length, the CSR driver on a bitset at least that
+        // long), and the code was generated for this tree's width (`Tree::with_native`).
+        Some(code.call(NativeKind::Bits, self.0 as *const u8))
+    }
     #[inline(always)]
     unsafe fn route(self, f: usize, _missing_right: bool) -> (bool, bool) {
         // SAFETY: f < n_features, so f / 64 < ceil(n_features / 64) readable words.
@@ -305,7 +331,7 @@ impl<'a> Tree<'a> {
         // NATIVE_AVAILABLE is a constant: builds without the native kernel compile this test out.
         if NATIVE_AVAILABLE && R::NATIVE {
             if let Some(code) = self.native {
-                if let Some(res) = row.native(code).and_then(|r| self.native_result(r)) {
+                if let Some(res) = row.native(code).and_then(|r| self.native_result::<R>(r)) {
                     return res;
                 }
             }
@@ -317,10 +343,13 @@ impl<'a> Tree<'a> {
     /// or an invalid cell's column (`< n_features`); `None` for anything else, which makes
     /// the caller walk the row with the interpreter.
     #[inline(always)]
-    fn native_result(&self, r: u64) -> Option<std::result::Result<LeafNode, usize>> {
+    fn native_result<R: RowRead>(&self, r: u64) -> Option<std::result::Result<LeafNode, usize>> {
         if r & NATIVE_ERR_BIT == 0 {
             let i = usize::try_from(r).ok()?;
             self.leaf_node(i).map(Ok)
+        } else if !R::CHECKED {
+            // Rows of this kind hold no invalid value: an error result is not believed.
+            None
         } else {
             let c = usize::try_from(r & !NATIVE_ERR_BIT).ok()?;
             (c < self.n_features).then_some(Err(c))

@@ -6,13 +6,15 @@
 //! # The code
 //!
 //! One function per input kind, `extern "sysv64" fn(row: *const T) -> u64`, in the shape of a
-//! compiled if/else of the tree: every split is a block that loads its cell at an immediate
+//! compiled if/else of the tree. For dense rows (int8, f64) every split is a block that loads its cell at an immediate
 //! offset from `row`; the hot test sends a plainly absent cell (`0`; `0.0` or `-0.0`) to the
 //! left child, whose block comes next in the layout (a pre-order chain falls through from split
 //! to split), and a present cell (`1`; `1.0`) to the right child. Missing (`-1`; NaN) and
 //! invalid values go to cold blocks at the end of the function: a missing cell continues on the
 //! split's missing side, exactly as the interpreter routes it, anything else returns
-//! [`ERR_BIT`]` | column`. A leaf returns its node index.
+//! [`ERR_BIT`]` | column`. A leaf returns its node index. For bit-packed rows without a missing
+//! mask (and the CSR driver's bitset, which has their layout) a split is one block: load the
+//! byte `f / 8`, test bit `f % 8`, branch right if set; no value is invalid or missing.
 //!
 //! The rules are bit for bit those of `cell.rs`: an `f64` cell is tested on its bits (absent:
 //! `bits << 1 == 0`; present: `bits == 1.0f64.to_bits()`; missing: `bits << 1 >
@@ -48,15 +50,9 @@ pub enum Kind {
     I8,
     /// `double` cells: 0.0 / -0.0 absent, 1.0 present, NaN missing.
     F64,
-}
-
-impl Kind {
-    fn cell_bytes(self) -> usize {
-        match self {
-            Kind::I8 => 1,
-            Kind::F64 => 8,
-        }
-    }
+    /// Bit-packed rows (`u64` words, feature `j` = bit `j % 64` of word `j / 64`, i.e. bit
+    /// `j % 8` of byte `j / 8` in little-endian memory): 0 absent, 1 present.
+    Bits,
 }
 
 /// Compiled functions placed in executable memory: the mapping and each kind's entry offset.
@@ -64,7 +60,8 @@ pub struct Placed {
     pub map: memmap2::Mmap,
     pub i8_entry: usize,
     pub f64_entry: usize,
-    /// Bytes of machine code (both functions, without padding).
+    pub bits_entry: usize,
+    /// Bytes of machine code (the three functions, without padding).
     pub code_len: usize,
 }
 
@@ -116,6 +113,7 @@ fn load_cell(b: &mut FunctionBuilder, kind: Kind, row: Value, off: i32) -> Value
     match kind {
         Kind::I8 => b.ins().sload8(types::I32, mem, row, off),
         Kind::F64 => b.ins().load(types::I64, mem, row, off),
+        Kind::Bits => b.ins().uload8(types::I32, mem, row, off),
     }
 }
 
@@ -175,7 +173,20 @@ fn build(
                 }
                 let (f, left, right) = (node.a.get(), node.b.get(), node.c.get());
                 let missing_right = tag == TAG_SPLIT_MISSING_RIGHT;
-                let off = i32::try_from(u64::from(f) * kind.cell_bytes() as u64).ok()?;
+                if kind == Kind::Bits {
+                    // One block: the feature's bit decides (no missing or invalid values).
+                    let off = i32::try_from(f >> 3).ok()?;
+                    let byte = load_cell(&mut b, kind, row, off);
+                    let bit = b.ins().band_imm_s(byte, i64::from(1u8 << (f & 7)));
+                    let right_blk = block_of(&mut b, right);
+                    let left_blk = block_of(&mut b, left);
+                    b.ins().brif(bit, right_blk, &[], left_blk, &[]);
+                    stack.push(Work::Node(right));
+                    stack.push(Work::Node(left));
+                    continue;
+                }
+                let cell_bytes = if kind == Kind::F64 { 8 } else { 1 };
+                let off = i32::try_from(u64::from(f) * cell_bytes).ok()?;
                 let present = b.create_block();
                 let left_blk = block_of(&mut b, left);
                 let cell = load_cell(&mut b, kind, row, off);
@@ -199,6 +210,7 @@ fn build(
                         let t = f64_top_bits(&mut b, cell);
                         b.ins().icmp_imm_u(IntCC::NotEqual, t, 0x7FF)
                     }
+                    (Kind::Bits, _) => return None,
                 };
                 b.ins().brif(not_left, present, &[], left_blk, &[]);
                 stack.push(Work::Present {
@@ -244,6 +256,7 @@ fn build(
                         let not_nan = b.ins().icmp_imm_u(IntCC::NotEqual, t, 0x7FF);
                         b.ins().band(not_one, not_nan)
                     }
+                    (Kind::Bits, _) => return None,
                 };
                 let right_blk = block_of(&mut b, right);
                 let err = *errors.entry(feature).or_insert_with(|| b.create_block());
@@ -298,17 +311,22 @@ pub fn generate(nodes: &[RawNode]) -> Option<Placed> {
     let isa = isa()?;
     let i8_code = compile(&isa, nodes, Kind::I8)?;
     let f64_code = compile(&isa, nodes, Kind::F64)?;
+    let bits_code = compile(&isa, nodes, Kind::Bits)?;
+    // Each function starts on a cache line.
     let f64_entry = i8_code.len().next_multiple_of(64);
-    let total = f64_entry + f64_code.len();
+    let bits_entry = (f64_entry + f64_code.len()).next_multiple_of(64);
+    let total = bits_entry + bits_code.len();
     let mut map = memmap2::MmapMut::map_anon(total).ok()?;
     map[..i8_code.len()].copy_from_slice(&i8_code);
-    map[f64_entry..total].copy_from_slice(&f64_code);
+    map[f64_entry..f64_entry + f64_code.len()].copy_from_slice(&f64_code);
+    map[bits_entry..total].copy_from_slice(&bits_code);
     let map = map.make_exec().ok()?;
     Some(Placed {
         map,
         i8_entry: 0,
         f64_entry,
-        code_len: i8_code.len() + f64_code.len(),
+        bits_entry,
+        code_len: i8_code.len() + f64_code.len() + bits_code.len(),
     })
 }
 
@@ -336,7 +354,7 @@ mod tests {
             node(TAG_LEAF, 2, 0, 0),
         ];
         let isa = isa().unwrap();
-        for kind in [Kind::I8, Kind::F64] {
+        for kind in [Kind::I8, Kind::F64, Kind::Bits] {
             let code = compile(&isa, &nodes, kind).unwrap();
             if let Some(dir) = std::env::var_os("TT_NATIVE_DUMP") {
                 std::fs::write(
