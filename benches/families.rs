@@ -63,13 +63,21 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn trees() -> Vec<Generated> {
-    let only = std::env::var("TT_FAMILY").ok();
-    families::issue12_trees(env_usize("TT_SEED", 12) as u64)
-        .into_iter()
-        .filter(|g| {
-            only.as_deref()
-                .map_or(true, |o| o.split(',').any(|n| n == g.name))
-        })
+    let all = families::issue12_trees(env_usize("TT_SEED", 12) as u64);
+    let Ok(only) = std::env::var("TT_FAMILY") else {
+        return all;
+    };
+    let wanted: Vec<&str> = only.split(',').collect();
+    if let Some(bad) = wanted.iter().find(|&&n| !all.iter().any(|g| g.name == n)) {
+        let names: Vec<&str> = all.iter().map(|g| g.name.as_str()).collect();
+        eprintln!(
+            "TT_FAMILY: no tree named {bad:?} (trees: {})",
+            names.join(", ")
+        );
+        std::process::exit(2);
+    }
+    all.into_iter()
+        .filter(|g| wanted.contains(&g.name.as_str()))
         .collect()
 }
 

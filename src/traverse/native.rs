@@ -6,8 +6,8 @@
 //! # The code
 //!
 //! One function per input kind, `extern "sysv64" fn(row: *const T) -> u64`, in the shape of a
-//! compiled if/else of the tree. For dense rows (int8, f64) every split is a block that loads its cell at an immediate
-//! offset from `row`; the hot test sends a plainly absent cell (`0`; `0.0` or `-0.0`) to the
+//! compiled if/else of the tree. For dense rows (int8, f64) every split is a block that loads
+//! its cell at an immediate offset from `row`; the hot test sends a plainly absent cell (`0`; `0.0` or `-0.0`) to the
 //! left child, whose block comes next in the layout (a pre-order chain falls through from split
 //! to split), and a present cell (`1`; `1.0`) to the right child. Missing (`-1`; NaN) and
 //! invalid values go to cold blocks at the end of the function: a missing cell continues on the
