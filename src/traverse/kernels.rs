@@ -150,7 +150,8 @@ impl LeafNode {
 pub(super) trait RowRead: Copy {
     /// Whether `valid` can ever be false (int8/f64 cells); lets the compiler drop the checks.
     const CHECKED: bool;
-    /// Whether [`RowRead::native`] can run native code (dense rows only).
+    /// Whether [`RowRead::native`] can run native code (dense rows, and bit-packed rows without
+    /// a mask).
     const NATIVE: bool = false;
     /// The raw result of the tree's native code on this row, if this kind of row has one.
     #[inline(always)]
